@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from lab.controllers.kubelets import write_kubelet_cert
 from lab.credentials import Credentials
 from lab.hostsetup import kubeconfig_text, provision_host, sync_etcd_certs
 from lab.installer import apiserver_revision_files, etcd_revision_files, install_revision
@@ -116,6 +117,7 @@ def create_lab(paths: LabPaths, runtime: Runtime, *, etcd_flavor: str, db_mb: in
     for host in hosts:
         provision_host(paths, runtime, host)
         sync_etcd_certs(paths, runtime, creds, host, node_certs)
+        write_kubelet_cert(creds, paths.host(host.name), host)
         install_etcd(paths, runtime, creds, host, 1, hosts, node_certs, bootstrap=True)
         install_apiserver(paths, runtime, creds, host, 1, hosts)
         for operand in ("kube-controller-manager", "kube-scheduler"):

@@ -128,6 +128,7 @@ def is_ready(status: dict[str, Any] | None) -> bool:
         and all(h["etcd_healthy"] for h in hosts)
         and len(status["api"]["healthy_backends"]) == len(hosts)
         and bool(status["seeded"])
+        and len(status.get("ready_nodes", [])) == len(hosts)
     )
 
 

@@ -119,6 +119,15 @@ def _sleeper(name: str, env: list[dict[str, str]] | None = None) -> dict[str, An
     }
 
 
+def _path_env(runtime: Runtime) -> dict[str, str]:
+    """etcdctl on the PATH of the etcd pod's containers, as in OpenShift's etcd image."""
+    bin_dir = runtime.etcdctl.rsplit("/", 1)[0]
+    return {
+        "name": "PATH",
+        "value": f"{bin_dir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    }
+
+
 def etcd_flags(revision: int, host: HostSpec) -> list[str]:
     paths = etcd_cert_paths(revision, host.node)
     return [
@@ -147,7 +156,7 @@ def etcd_pod(
     runtime: Runtime, revision: int, host: HostSpec, endpoints: list[str], bootstrap_cluster: str = ""
 ) -> dict[str, Any]:
     """The etcd static pod: etcdctl, etcd and etcd-metrics containers (READY 3/3 as in the seed)."""
-    env = etcdctl_env(revision, host, endpoints)
+    env = [*etcdctl_env(revision, host, endpoints), _path_env(runtime)]
     others = [e for e in endpoints if e != host.client_url] or endpoints
     etcd = {
         "name": "etcd",
@@ -185,6 +194,7 @@ def restore_etcd_pod(runtime: Runtime, host: HostSpec) -> dict[str, Any]:
         {"name": "ETCDCTL_CERT", "value": f"{certs}/etcd-peer-{host.node}.crt"},
         {"name": "ETCDCTL_KEY", "value": f"{certs}/etcd-peer-{host.node}.key"},
         {"name": "ETCDCTL_ENDPOINTS", "value": host.client_url},
+        _path_env(runtime),
     ]
     flags = [
         f"--listen-client-urls={host.client_url}",

@@ -20,10 +20,16 @@ class HostRecord:
     ip: str
     powered: bool = True
     instance_id: str = ""
+    machine: str = ""
 
     @property
     def spec(self) -> HostSpec:
         return HostSpec(index=self.index, ip=self.ip)
+
+    @property
+    def machine_name(self) -> str:
+        """The Machine object of this host (the seed renames replacements freely)."""
+        return self.machine or self.spec.machine
 
 
 @dataclass

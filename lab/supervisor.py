@@ -21,7 +21,10 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from lab.controllers.access import ClusterAccess
+from lab.credentials import Credentials
 from lab.hosts import HostManager
+from lab.kube.store import Store
 from lab.lb import ApiLoadBalancer
 from lab.paths import LabPaths
 from lab.runtime import detect_runtime
@@ -46,6 +49,16 @@ class Supervisor:
         self.controllers = controllers or []
         self.http: aiohttp.ClientSession | None = None
         self.stop = asyncio.Event()
+        self.creds = Credentials(paths.pki)
+        self.access = ClusterAccess(self.creds)
+        # node name -> (monotonic time, the kubelet's /pods report); filled by the kubelet controller
+        self.kubelet_reports: dict[str, tuple[float, dict[str, Any]]] = {}
+        self.ready_nodes: set[str] = set()
+        self.state_lock = asyncio.Lock()
+
+    def store(self) -> Store:
+        """Objects in etcd, through every current host's member."""
+        return self.access.store([h.spec.client_url for h in self.state.hosts])
 
     def api_backends(self) -> list[str]:
         return [f"{h.ip}:{API_PORT}" for h in self.state.hosts if h.powered]
@@ -85,6 +98,7 @@ class Supervisor:
             ],
             "api": {"address": f"{API_ADDRESS}:{API_PORT}", "healthy_backends": self.lb.healthy},
             "seeded": self.state.seeded,
+            "ready_nodes": sorted(self.ready_nodes),
             "faults": self.state.faults,
         }
 
@@ -123,6 +137,7 @@ class Supervisor:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.hosts.power_off_all()
         await runner.cleanup()
+        await self.access.close()
         await self.http.close()
 
 

@@ -9,4 +9,17 @@ if TYPE_CHECKING:
 
 
 def all_controllers() -> list[Controller]:
-    return []
+    from lab.controllers.etcd_operator import etcd_operator_controller
+    from lab.controllers.kubelets import csr_signer, kubelet_controller
+    from lab.controllers.machines import machine_controller
+    from lab.controllers.seed import seed_controller
+    from lab.controllers.static_pods import static_pod_controller
+
+    return [
+        seed_controller,
+        kubelet_controller,
+        etcd_operator_controller,
+        static_pod_controller,
+        machine_controller,
+        csr_signer,
+    ]

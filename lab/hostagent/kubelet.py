@@ -100,7 +100,7 @@ class Container:
             "image": self.spec.image,
             "imageID": self.spec.image,
             "containerID": f"cri-o://{self.container_id}",
-            "ready": self.running and self.ready,
+            "ready": self.running and (self.ready or self.spec.readiness is None),
             "started": self.running,
             "restartCount": self.restart_count,
             "state": self.state(),
