@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.request
 from typing import Annotated
 
 import typer
 
-from lab.lifecycle import read_status, start_lab, stop_lab, wait_ready
+from lab.lifecycle import LabBusy, read_status, start_lab, stop_lab, wait_ready
 from lab.paths import LabPaths, resolve_lab_dir
 from lab.runtime import MissingDependency
+from lab.supervisor import CONTROL_URL
 
 app = typer.Typer(
     help="The lab: a simulated OpenShift control plane with real etcd and sshd.", no_args_is_help=True
@@ -30,8 +34,8 @@ def up(
     started = time.monotonic()
     try:
         start_lab(paths, db_mb=db_mb, etcd_flavor=etcd)
-        status = wait_ready(timeout)
-    except MissingDependency as exc:
+        status = wait_ready(paths, timeout)
+    except (MissingDependency, LabBusy) as exc:
         typer.echo(f"cannot start the lab: {exc}", err=True)
         raise typer.Exit(2) from exc
     except TimeoutError as exc:
@@ -77,6 +81,76 @@ def env(lab_dir: DirOption = None) -> None:
         f"alias labssh='ssh -i {paths.ssh_key} -o UserKnownHostsFile={paths.known_hosts} "
         "-o StrictHostKeyChecking=yes -l core'"
     )
+
+
+fault_app = typer.Typer(help="Break the lab the way the seed's procedures expect.", no_args_is_help=True)
+app.add_typer(fault_app, name="fault")
+
+
+def _control(path: str, body: dict[str, object] | None = None) -> dict[str, object]:
+    request = urllib.request.Request(
+        f"{CONTROL_URL}{path}",
+        data=json.dumps(body or {}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as resp:
+            answer: dict[str, object] = json.load(resp)
+            return answer
+    except urllib.error.HTTPError as exc:
+        answer = json.load(exc)
+        typer.echo(f"error: {answer.get('error')}", err=True)
+        raise typer.Exit(2) from exc
+    except OSError as exc:
+        typer.echo("the lab is down (no supervisor answers); start it with: etcdops lab up", err=True)
+        raise typer.Exit(1) from exc
+
+
+def _fault(kind: str, target: str = "", namespace: str | None = None) -> None:
+    typer.echo(_control("/faults", {"kind": kind, "target": target, "namespace": namespace})["message"])
+
+
+@fault_app.command("stop-machine")
+def fault_stop_machine(node: str) -> None:
+    """Power a master's machine off (node NotReady, machine `stopped`, member unhealthy)."""
+    _fault("stop-machine", node)
+
+
+@fault_app.command("crashloop")
+def fault_crashloop(node: str) -> None:
+    """Damage a member's database so its etcd pod crash-loops (Error, restarts rising)."""
+    _fault("crashloop", node)
+
+
+@fault_app.command("lose-quorum")
+def fault_lose_quorum() -> None:
+    """Crash-loop two of three members: etcd loses quorum and the API goes down."""
+    _fault("lose-quorum")
+
+
+@fault_app.command("delete-object")
+def fault_delete_object(
+    ref: Annotated[str, typer.Argument(help="KIND/NAME, e.g. secret/etcd-client")],
+    namespace: Annotated[str | None, typer.Option("-n", "--namespace")] = None,
+) -> None:
+    """Delete an object, as an administrator deleting something critical."""
+    _fault("delete-object", ref, namespace)
+
+
+@fault_app.command("expire-kubelet-certs")
+def fault_expire_kubelet_certs() -> None:
+    """Expire every kubelet's client certificate: nodes NotReady, node-bootstrapper CSRs pending."""
+    _fault("expire-kubelet-certs")
+
+
+@app.command()
+def heal() -> None:
+    """Undo the faults that are still in place."""
+    messages = _control("/heal")["messages"]
+    assert isinstance(messages, list)
+    for message in messages:
+        typer.echo(message)
 
 
 def _print_status(status: dict[str, object]) -> None:

@@ -112,8 +112,8 @@ def sync_etcd_certs(
         "ETCDCTL_CERT": f"{ETCD_CERTS}/secrets/etcd-all-certs/etcd-peer-{host.node}.crt",
         "ETCDCTL_KEY": f"{ETCD_CERTS}/secrets/etcd-all-certs/etcd-peer-{host.node}.key",
         "ETCD_LOCAL_ENDPOINT": host.client_url,
-        "ETCDCTL_BIN": runtime.etcdctl,
-        "ETCDUTL_BIN": runtime.etcdutl,
+        "ETCD_ETCDCTL_BIN": runtime.etcdctl,
+        "ETCD_ETCDUTL_BIN": runtime.etcdutl,
         "NODE_KUBECONFIG": NODE_KUBECONFIG,
         "NODE_NAME": host.node,
     }

@@ -63,14 +63,33 @@ def lab_processes(root: Path) -> list[int]:
     return pids
 
 
+def _supervisor_pid(paths: LabPaths) -> int | None:
+    """The supervisor's PID if it is still running (a crashed one leaves a stale file)."""
+    try:
+        pid = int(paths.supervisor_pid.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if pid in lab_processes(paths.root) else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+
+
 def stop_lab(paths: LabPaths, timeout: float = 15.0) -> list[int]:
     """Stop the supervisor (it powers every host off), then kill whatever is left. Returns what was killed."""
-    if paths.supervisor_pid.exists():
-        with contextlib.suppress(ValueError, ProcessLookupError):
-            os.kill(int(paths.supervisor_pid.read_text().strip()), signal.SIGTERM)
+    supervisor = _supervisor_pid(paths)
+    if supervisor is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(supervisor, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(supervisor) and time.monotonic() < deadline:
+            time.sleep(0.2)
     deadline = time.monotonic() + timeout
-    while lab_processes(paths.root) and time.monotonic() < deadline:
-        time.sleep(0.2)
     leftovers = lab_processes(paths.root)
     for pid in leftovers:
         with contextlib.suppress(ProcessLookupError):
@@ -90,9 +109,19 @@ def stop_lab(paths: LabPaths, timeout: float = 15.0) -> list[int]:
     return leftovers
 
 
+class LabBusy(RuntimeError):
+    """Another lab holds the lab's fixed addresses (127.0.0.10-.30): only one lab runs per machine."""
+
+
 def start_lab(paths: LabPaths, *, db_mb: int, etcd_flavor: str) -> None:
     check_prerequisites()
     runtime = detect_runtime(etcd_flavor)
+    other = read_status()
+    if other is not None and other.get("lab_dir") != str(paths.root):
+        raise LabBusy(
+            f"another lab is running from {other.get('lab_dir')}; stop it first with: "
+            f"etcdops lab down --dir {other.get('lab_dir')}"
+        )
     stop_lab(paths)
     created = [p for p in OWN_MOUNT_POINTS if not p.exists()]
     create_lab(paths, runtime, etcd_flavor=etcd_flavor, db_mb=db_mb)
@@ -132,11 +161,13 @@ def is_ready(status: dict[str, Any] | None) -> bool:
     )
 
 
-def wait_ready(timeout: float) -> dict[str, Any]:
+def wait_ready(paths: LabPaths, timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     status = None
     while time.monotonic() < deadline:
         status = read_status()
+        if status is not None and status.get("lab_dir") != str(paths.root):
+            status = None
         if is_ready(status):
             assert status is not None
             return status

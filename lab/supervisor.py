@@ -55,6 +55,7 @@ class Supervisor:
         self.kubelet_reports: dict[str, tuple[float, dict[str, Any]]] = {}
         self.ready_nodes: set[str] = set()
         self.state_lock = asyncio.Lock()
+        self._background: set[asyncio.Future[None]] = set()
 
     def store(self) -> Store:
         """Objects in etcd, through every current host's member."""
@@ -62,6 +63,12 @@ class Supervisor:
 
     def api_backends(self) -> list[str]:
         return [f"{h.ip}:{API_PORT}" for h in self.state.hosts if h.powered]
+
+    def background(self, work: Awaitable[None]) -> None:
+        """Run ``work`` beside the controllers, keeping a reference so it is not garbage-collected."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def save_state(self) -> None:
         self.state.save(self.paths.state_file)
@@ -84,6 +91,7 @@ class Supervisor:
     async def status(self) -> dict[str, Any]:
         health = await self.etcd_health()
         return {
+            "lab_dir": str(self.paths.root),
             "hosts": [
                 {
                     "name": h.spec.name,
@@ -112,7 +120,40 @@ class Supervisor:
             self.stop.set()
             return web.json_response({"stopping": True})
 
-        app.add_routes([web.get("/status", status), web.post("/shutdown", shutdown)])
+        async def fault(request: web.Request) -> web.Response:
+            from lab import faults
+
+            body = await request.json()
+            kind, target = body.get("kind", ""), body.get("target", "")
+            actions = {
+                "stop-machine": lambda: faults.stop_machine(self, target),
+                "crashloop": lambda: faults.crashloop(self, target),
+                "lose-quorum": lambda: faults.lose_quorum(self),
+                "delete-object": lambda: faults.delete_object(self, target, body.get("namespace")),
+                "expire-kubelet-certs": lambda: faults.expire_kubelet_certs(self),
+            }
+            if kind not in actions:
+                return web.json_response(
+                    {"error": f"unknown fault {kind!r}; one of {', '.join(actions)}"}, status=400
+                )
+            try:
+                return web.json_response({"message": await actions[kind]()})
+            except faults.FaultError as exc:
+                return web.json_response({"error": str(exc)}, status=400)
+
+        async def heal(_: web.Request) -> web.Response:
+            from lab import faults
+
+            return web.json_response({"messages": await faults.heal(self)})
+
+        app.add_routes(
+            [
+                web.get("/status", status),
+                web.post("/shutdown", shutdown),
+                web.post("/faults", fault),
+                web.post("/heal", heal),
+            ]
+        )
         app["supervisor"] = self
         return app
 

@@ -10,9 +10,9 @@ command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
 command -v initdb >/dev/null 2>&1 || [ -d /usr/lib/postgresql ] || need+=(postgresql)
-if [ "${ETCDOPS_WITH_DEBIAN_ETCD:-0}" = "1" ]; then
-  [ -x /usr/bin/etcd ] || need+=(etcd-server etcd-client)
-fi
+# Debian's etcd 3.4 is the lab's second etcd flavour (`etcdops lab up --etcd 3.4`).
+[ -x /usr/bin/etcd ] || need+=(etcd-server)
+[ -x /usr/bin/etcdctl ] || need+=(etcd-client)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

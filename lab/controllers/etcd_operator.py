@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from typing import TYPE_CHECKING, Any
@@ -93,12 +94,10 @@ class EtcdOperator:
                 continue
             pairs = await asyncio.to_thread(sup.creds.issue_node_certs, host)
             for kind, pair in pairs.items():
-                try:
+                with contextlib.suppress(AlreadyExists):
                     await sup.store().create(
                         "secrets", ETCD_NAMESPACE, objects.tls_secret(f"{kind}-{host.node}", pair, host.node)
                     )
-                except AlreadyExists:
-                    pass
             log.info("signed etcd certificates for %s", host.node)
 
     async def _sync_cert_folders(self, sup: Supervisor) -> None:
@@ -123,24 +122,37 @@ class EtcdOperator:
             st["conditions"] = set_condition(st.get("conditions") or [], cond)
             return o
 
-        try:
+        with contextlib.suppress(NotFound):
             await sup.store().modify("etcds", None, "cluster", update, subresource="status")
             self.last_condition = cond
-        except NotFound:
-            pass
 
     async def _scale_up(
         self, sup: Supervisor, masters: list[HostSpec], members: list[Member], healthy: dict[int, bool]
     ) -> None:
-        if any(not m.name for m in members) or not all(healthy.get(m.id) for m in members):
-            return  # one unstarted member at a time, and never while a member is down
+        """Add a waiting master as a learner, and promote learners once they run.
+
+        A learner does not count toward quorum, so adding one to a one-member cluster (after a restore)
+        does not leave the cluster unable to answer, as adding a voting member that has not started
+        yet would (etcd 3.5 answers ``member list`` only with quorum).
+        """
+        for member in members:
+            if member.is_learner and member.name:
+                try:
+                    await sup.access.etcd.member_promote(member.id)
+                    log.info("promoted learner %s (%s)", member.name, member.hex_id)
+                except EtcdError as exc:
+                    log.debug("learner %s not ready for promotion: %s", member.name, exc)
+                return
+        voters = [m for m in members if not m.is_learner]
+        if any(m.is_learner for m in members) or not all(healthy.get(m.id) for m in voters):
+            return  # one new member at a time, and never while a voting member is down
         urls = {u for m in members for u in m.peer_urls}
         for host in masters:
             if host.peer_url in urls or not waiting_to_join(sup, host.node):
                 continue
             try:
-                added = await sup.access.etcd.member_add([host.peer_url])
-                log.info("member add %s for %s (id %s)", host.peer_url, host.node, added.hex_id)
+                added = await sup.access.etcd.member_add([host.peer_url], is_learner=True)
+                log.info("member add --learner %s for %s (id %s)", host.peer_url, host.node, added.hex_id)
             except EtcdError as exc:
                 log.warning("member add for %s refused: %s", host.node, exc)
             return

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import secrets
 import time
@@ -231,17 +232,13 @@ async def sync_mirror_pods(sup: Supervisor, node: str, reported: list[dict[str, 
     wanted = {(p["metadata"]["namespace"], p["metadata"]["name"]): p for p in reported}
     for key, pod in existing.items():
         if key not in wanted or _hash(pod) != _hash(wanted[key]):
-            try:
+            with contextlib.suppress(NotFound):
                 await store.delete("pods", key[0], key[1])
-            except NotFound:
-                pass
     for key, pod in wanted.items():
         current = existing.get(key)
         if current is None or _hash(current) != _hash(pod):
-            try:
+            with contextlib.suppress(AlreadyExists, NotFound):
                 await store.create("pods", key[0], pod, keep_status=True)
-            except (AlreadyExists, NotFound):
-                pass
         elif current.get("status") != pod.get("status"):
             current["status"] = pod["status"]
             await store.update_status("pods", key[0], key[1], current)
@@ -255,11 +252,9 @@ async def csr_signer(sup: Supervisor) -> None:
     """Signs approved kubelet CSRs with the kubelet signer, as kube-controller-manager's signer does."""
     while True:
         if sup.state.seeded:
-            try:
+            with contextlib.suppress(ApiError):
                 for csr in (await sup.store().list("certificatesigningrequests")).items:
                     await _sign_if_approved(sup, csr)
-            except ApiError:
-                pass
         await asyncio.sleep(POLL_INTERVAL)
 
 

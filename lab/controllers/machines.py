@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import secrets
@@ -35,7 +36,9 @@ PROVISIONING_DELAY = 2.0
 
 
 def _same_status(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    strip = lambda s: {k: v for k, v in s.items() if k != "lastUpdated"}  # noqa: E731
+    def strip(status: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in status.items() if k != "lastUpdated"}
+
     pa = dict(a.get("providerStatus") or {})
     pb = dict(b.get("providerStatus") or {})
     pa.pop("conditions", None)
@@ -75,15 +78,17 @@ async def destroy_host(sup: Supervisor, record: HostRecord) -> None:
     await asyncio.to_thread(shutil.rmtree, sup.paths.host(spec.name).root, True)
     store = sup.store()
     for pod in (await store.list("pods", None, field_selector=f"spec.nodeName={spec.node}")).items:
-        try:
+        with contextlib.suppress(NotFound):
             await store.delete("pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
-        except NotFound:
-            pass
-    try:
+    with contextlib.suppress(NotFound):
         await store.delete("nodes", None, spec.node)
-    except NotFound:
-        pass
     log.info("machine %s deleted: host %s (%s) is gone", record.machine_name, spec.name, spec.ip)
+
+
+async def _power_on_after(sup: Supervisor, record: HostRecord, delay: float) -> None:
+    """A new instance boots a little after it is created: the machine shows Provisioning meanwhile."""
+    await asyncio.sleep(delay)
+    await sup.hosts.power_on(record.spec)
 
 
 async def reconcile(sup: Supervisor) -> None:
@@ -107,13 +112,12 @@ async def reconcile(sup: Supervisor) -> None:
                 return m
 
             await store.modify("machines", MACHINE_NAMESPACE, name, provisioning)
-            asyncio.get_running_loop().call_later(
-                PROVISIONING_DELAY, lambda r=record: asyncio.ensure_future(sup.hosts.power_on(r.spec))
-            )
+            sup.background(_power_on_after(sup, record, PROVISIONING_DELAY))
     for record in sup.state.hosts:
-        machine = machines.get(record.machine_name)
-        if machine is None:
+        found = machines.get(record.machine_name)
+        if found is None:
             continue
+        machine = found
         spec = record.spec
         node = nodes.get(spec.node)
         running = record.powered

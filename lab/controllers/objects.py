@@ -206,7 +206,7 @@ def secret_pair(secret: dict[str, Any]) -> KeyPair:
 
 
 def operator_object(operand: str, revision: int, nodes: list[str], at: str) -> dict[str, Any]:
-    plural, kind = OPERATOR_RESOURCES[operand]
+    kind = OPERATOR_RESOURCES[operand][1]
     status: dict[str, Any] = {
         "latestAvailableRevision": revision,
         "nodeStatuses": [{"nodeName": n, "currentRevision": revision} for n in nodes],

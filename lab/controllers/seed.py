@@ -7,6 +7,7 @@ seeds the rest when it starts again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -34,10 +35,8 @@ def stamp(at: dt.datetime | None = None) -> str:
 
 
 async def _create(sup: Supervisor, resource: str, namespace: str | None, obj: dict[str, Any]) -> None:
-    try:
+    with contextlib.suppress(AlreadyExists):
         await sup.store().create(resource, namespace, obj, keep_status=True)
-    except AlreadyExists:
-        pass
 
 
 async def seed_objects(sup: Supervisor) -> None:

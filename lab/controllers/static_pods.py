@@ -14,6 +14,7 @@ revision 7", or "2 nodes are at revision 3; 1 nodes are at revision 4" during a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -134,7 +135,9 @@ class StaticPodOperator:
         masters = await master_hosts(sup)
         if not masters:
             return  # no kubelet has registered yet: nothing to install on, nothing to report
-        every_master = await master_hosts(sup, ready_only=False)
+        # Inputs come from the machines (the supervisor's hosts), not from the nodes that happen to have
+        # registered yet: a revision must not follow a node's readiness flickering.
+        every_master = sorted((r.spec for r in sup.state.hosts), key=lambda h: h.ip)
         annotations = obj["metadata"].get("annotations") or {}
         reason = (obj.get("spec") or {}).get("forceRedeploymentReason") or ""
         inputs = await self.inputs(sup, every_master)
@@ -225,7 +228,9 @@ class StaticPodOperator:
 
         obj = await sup.store().get(self.plural, None, "cluster")
         st = obj.get("status") or {}
-        old_cond = next((c for c in st.get("conditions") or [] if c.get("type") == cond["type"]), {})
+        old_cond: dict[str, Any] = next(
+            (c for c in st.get("conditions") or [] if c.get("type") == cond["type"]), {}
+        )
         if st.get("nodeStatuses") != node_statuses or old_cond.get("message") != cond["message"]:
             await sup.store().modify(self.plural, None, "cluster", update, subresource="status")
             await set_cluster_operator_progressing(sup, self.operand, cond["status"] == "True")
@@ -248,14 +253,13 @@ async def set_cluster_operator_progressing(sup: Supervisor, name: str, progressi
         )
         return o
 
-    try:
+    with contextlib.suppress(NotFound):
         await sup.store().modify("clusteroperators", None, name, update, subresource="status")
-    except NotFound:
-        pass
 
 
 async def etcd_member_hosts(sup: Supervisor, masters: list[HostSpec]) -> list[HostSpec]:
-    """Masters whose peer URL is in the member list (for the endpoints a revision names), at least all masters."""
+    """Masters whose peer URL is in the member list (the endpoints a revision names); all masters
+    when etcd cannot say."""
     try:
         members = await sup.access.etcd.member_list()
     except Exception:

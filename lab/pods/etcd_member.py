@@ -48,11 +48,13 @@ def existing_cluster(members: list[dict[str, object]], name: str, peer_url: str)
 
 def member_list(etcdctl: str, endpoints: str) -> list[dict[str, object]] | None:
     try:
+        # etcdctl refuses a flag that an ETCDCTL_* variable also sets, so the endpoints go in the env.
         out = subprocess.run(
-            [etcdctl, "member", "list", "-w", "json", f"--endpoints={endpoints}", "--command-timeout=3s"],
+            [etcdctl, "member", "list", "-w", "json", "--command-timeout=3s"],
             capture_output=True,
             check=True,
             timeout=10,
+            env={**os.environ, "ETCDCTL_ENDPOINTS": endpoints},
         ).stdout
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
         return None

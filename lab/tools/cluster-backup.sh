@@ -84,14 +84,14 @@ if [ "$FORCE" == "false" ]; then
 fi
 
 mkdir -p "${BACKUP_DIR}"
-sha256sum "${ETCDCTL_BIN}" | cut -d' ' -f1
-"${ETCDCTL_BIN}" version
+sha256sum "${ETCD_ETCDCTL_BIN}" | cut -d' ' -f1
+"${ETCD_ETCDCTL_BIN}" version
 
 backup_latest_kube_static_resources "${BACKUP_RESOURCE_LIST[@]}"
 
-ETCDCTL_ENDPOINTS="${ETCD_LOCAL_ENDPOINT}" "${ETCDCTL_BIN}" snapshot save "${SNAPSHOT_FILE}"
+ETCDCTL_ENDPOINTS="${ETCD_LOCAL_ENDPOINT}" "${ETCD_ETCDCTL_BIN}" snapshot save "${SNAPSHOT_FILE}"
 
-if ! "${ETCDUTL_BIN}" snapshot status "${SNAPSHOT_FILE}" -w json >/dev/null; then
+if ! "${ETCD_ETCDUTL_BIN}" snapshot status "${SNAPSHOT_FILE}" -w json >/dev/null; then
   echo "Backup integrity verification failed. Backup appears corrupted. Aborting"
   false
 fi

@@ -51,7 +51,7 @@ if [ -z "${BACKUP_FILE}" ] || [ ! -f "${BACKUP_FILE}" ]; then
   exit 1
 fi
 
-if ! "${ETCDUTL_BIN}" snapshot status "${SNAPSHOT_FILE}" -w json >/dev/null; then
+if ! "${ETCD_ETCDUTL_BIN}" snapshot status "${SNAPSHOT_FILE}" -w json >/dev/null; then
   echo "Backup integrity verification failed. Backup appears corrupted. Aborting"
   exit 1
 fi
