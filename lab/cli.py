@@ -78,8 +78,8 @@ def env(lab_dir: DirOption = None) -> None:
     typer.echo(f"export ETCDOPS_LAB_SSH_KEY={paths.ssh_key}")
     typer.echo(f"export ETCDOPS_LAB_KNOWN_HOSTS={paths.known_hosts}")
     typer.echo(
-        f"alias labssh='ssh -i {paths.ssh_key} -o UserKnownHostsFile={paths.known_hosts} "
-        "-o StrictHostKeyChecking=yes -l core'"
+        f"labssh() {{ ssh -i {paths.ssh_key} -o UserKnownHostsFile={paths.known_hosts} "
+        '-o StrictHostKeyChecking=yes -l core "$@"; }'
     )
 
 
