@@ -158,6 +158,7 @@ def is_ready(status: dict[str, Any] | None) -> bool:
         and len(status["api"]["healthy_backends"]) == len(hosts)
         and bool(status["seeded"])
         and len(status.get("ready_nodes", [])) == len(hosts)
+        and len(status.get("pods_ready_nodes", [])) == len(hosts)
     )
 
 

@@ -54,6 +54,7 @@ class Supervisor:
         # node name -> (monotonic time, the kubelet's /pods report); filled by the kubelet controller
         self.kubelet_reports: dict[str, tuple[float, dict[str, Any]]] = {}
         self.ready_nodes: set[str] = set()
+        self.pods_ready_nodes: set[str] = set()
         self.state_lock = asyncio.Lock()
         self._background: set[asyncio.Future[None]] = set()
 
@@ -107,6 +108,7 @@ class Supervisor:
             "api": {"address": f"{API_ADDRESS}:{API_PORT}", "healthy_backends": self.lb.healthy},
             "seeded": self.state.seeded,
             "ready_nodes": sorted(self.ready_nodes),
+            "pods_ready_nodes": sorted(self.pods_ready_nodes),
             "faults": self.state.faults,
         }
 

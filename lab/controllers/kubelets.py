@@ -102,6 +102,7 @@ class NodeLifecycle:
         store = sup.store()
         nodes = {n["metadata"]["name"]: n for n in (await store.list("nodes")).items}
         ready: set[str] = set()
+        pods_ready: set[str] = set()
         now = time.monotonic()
         for record in sup.state.hosts:
             host = record.spec
@@ -129,10 +130,14 @@ class NodeLifecycle:
                     await self._post_ready(sup, host.node)
                     self.last_heartbeat[host.node] = now
                 assert seen is not None
-                await sync_mirror_pods(sup, host.node, seen[1].get("items") or [])
+                reported = seen[1].get("items") or []
+                await sync_mirror_pods(sup, host.node, reported)
+                if reported and all(_all_ready(p) for p in reported):
+                    pods_ready.add(host.node)
             elif node_is_ready(node) or not _has_unreachable(node):
                 await self._post_unknown(sup, host.node)
         sup.ready_nodes = ready
+        sup.pods_ready_nodes = pods_ready
 
     @staticmethod
     async def _post_ready(sup: Supervisor, name: str) -> None:
@@ -215,6 +220,11 @@ class NodeLifecycle:
         key_file.chmod(0o600)
         name_file.write_text(csr_name)
         log.info("kubelet of %s has an expired client certificate: requested %s", host.node, csr_name)
+
+
+def _all_ready(pod: dict[str, Any]) -> bool:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    return bool(statuses) and all(s.get("ready") for s in statuses)
 
 
 def _has_unreachable(node: dict[str, Any]) -> bool:
