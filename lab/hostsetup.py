@@ -5,9 +5,9 @@ Used for the three masters of a new lab and for each machine the machine API cre
 
 from __future__ import annotations
 
+import base64
 import shutil
 from importlib import resources
-from pathlib import Path
 
 import yaml
 
@@ -130,8 +130,6 @@ def node_kubeconfig(server: str, creds: Credentials) -> str:
 
 
 def kubeconfig_text(server: str, ca_pem: bytes, token: str, name: str) -> str:
-    import base64
-
     doc = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -149,7 +147,3 @@ def kubeconfig_text(server: str, ca_pem: bytes, token: str, name: str) -> str:
         "current-context": name,
     }
     return yaml.safe_dump(doc, sort_keys=False)
-
-
-def lab_path(path: Path) -> str:
-    return str(path)
