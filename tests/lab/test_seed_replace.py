@@ -97,8 +97,14 @@ def test_replace_member_whose_machine_is_not_running(lab: Lab, tmp_path: Path) -
     lab.kubectl("delete", "machine", "-n", MACHINE_NS, old_machine, timeout=60)
     assert old_machine not in lab.kubectl("get", "machines", "-n", MACHINE_NS, "-o", "wide")
     lab.kubectl("apply", "-f", str(new_file))
-    created = lab.kubectl("get", "machines", "-n", MACHINE_NS, "-o", "wide")
-    assert new_name in created
+    wait_for(
+        "the new machine to be Provisioning",
+        lambda: re.search(
+            rf"{new_name}\s+Provisioning", lab.kubectl("get", "machines", "-n", MACHINE_NS, "-o", "wide")
+        ),
+        20,
+        0.3,
+    )
     wait_for(
         "the new machine to be Running",
         lambda: re.search(
