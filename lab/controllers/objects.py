@@ -8,6 +8,8 @@ conditions, the cluster version and proxy, and the cluster operators.
 from __future__ import annotations
 
 import base64
+import hashlib
+import uuid
 from typing import Any
 
 from lab.credentials import BOOTSTRAPPER_USER
@@ -169,17 +171,27 @@ def node(host: HostSpec, at: str) -> dict[str, Any]:
                 {"type": "InternalIP", "address": host.ip},
                 {"type": "Hostname", "address": host.node},
             ],
-            "nodeInfo": {
-                "kubeletVersion": KUBERNETES_VERSION,
-                "osImage": "Red Hat Enterprise Linux CoreOS 414.92 (Plow)",
-                "kernelVersion": "5.14.0-284.lab.el9_2.x86_64",
-                "containerRuntimeVersion": "cri-o://1.27.1",
-                "operatingSystem": "linux",
-                "architecture": "amd64",
-            },
+            "nodeInfo": node_info(host),
             "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
             "conditions": [condition("Ready", "True", "KubeletReady", "kubelet is posting ready status", at)],
         },
+    }
+
+
+def node_info(host: HostSpec) -> dict[str, str]:
+    """Every field of NodeSystemInfo: the official client refuses a node that lacks one."""
+    machine_id = hashlib.md5(host.node.encode(), usedforsecurity=False).hexdigest()
+    return {
+        "architecture": "amd64",
+        "bootID": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"boot.{host.node}")),
+        "containerRuntimeVersion": "cri-o://1.27.1-13.rhaos4.14",
+        "kernelVersion": "5.14.0-284.lab.el9_2.x86_64",
+        "kubeProxyVersion": KUBERNETES_VERSION,
+        "kubeletVersion": KUBERNETES_VERSION,
+        "machineID": machine_id,
+        "operatingSystem": "linux",
+        "osImage": "Red Hat Enterprise Linux CoreOS 414.92.202311061957-0 (Plow)",
+        "systemUUID": str(uuid.uuid5(uuid.NAMESPACE_DNS, host.node)),
     }
 
 

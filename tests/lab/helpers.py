@@ -155,6 +155,15 @@ class Lab:
 
         return wait_for(f"{resource} at the latest revision on {nodes} nodes", done, timeout, 2)
 
+    def wait_members_available(self, timeout: float = 30) -> str:
+        """The operator's condition follows the members within a few seconds, like OpenShift's."""
+        expected = "3 members are available"
+        return wait_for(
+            f"EtcdMembersAvailable to say {expected!r}",
+            lambda: expected if self.condition("etcd", "EtcdMembersAvailable") == expected else None,
+            timeout,
+        )
+
     def wait_three_healthy(self, timeout: float = 150) -> str:
         def healthy() -> str | None:
             rows = self.etcd_pods()

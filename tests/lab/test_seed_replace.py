@@ -123,7 +123,7 @@ def test_replace_member_whose_machine_is_not_running(lab: Lab, tmp_path: Path) -
     assert f"etcd-{new_node}" in pods and VICTIM not in pods
     health = lab.etcdctl(lab.healthy_pod(), "endpoint", "health", "--cluster")
     assert "https://127.0.0.14:2379 is healthy" in health
-    assert lab.condition("etcd", "EtcdMembersAvailable") == "3 members are available"
+    lab.wait_members_available()
     # the new host is a real host: reachable over SSH with its own verified host key
     assert new_node in lab.ssh("127.0.0.14", "hostname")
 
@@ -158,5 +158,5 @@ def test_replace_member_whose_etcd_pod_is_crashlooping(lab: Lab) -> None:
     lab.wait_three_healthy(timeout=180)
     health = lab.etcdctl(lab.healthy_pod(), "endpoint", "health", "--cluster")
     assert f"https://{ip}:2379 is healthy" in health
-    assert lab.condition("etcd", "EtcdMembersAvailable") == "3 members are available"
+    lab.wait_members_available()
     lab.wait_latest_revision("etcd", above=before)

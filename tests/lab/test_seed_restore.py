@@ -94,7 +94,7 @@ def test_restore_to_a_previous_state_after_losing_quorum(lab: Lab) -> None:
         lab.kubectl("get", "configmap", "critical-config", "-n", "default", "-o", "jsonpath={.data.keep}")
         == "me"
     )
-    assert lab.condition("etcd", "EtcdMembersAvailable") == "3 members are available"
+    lab.wait_members_available()
     for ip in OTHERS:
         assert "member" in lab.ssh(ip, "ls /tmp/etcd"), "the old data was moved aside, not deleted"
     pods = lab.kubectl("get", "pods", "-n", ETCD_NS)
