@@ -320,6 +320,16 @@ class EtcdClient:
         result = await self._range(body)
         return result.kvs, result.revision
 
+    async def range_page(
+        self, start: str | bytes, range_end: bytes, *, limit: int, revision: int = 0
+    ) -> RangeResult:
+        """One page of ``[start, range_end)``, at ``revision`` (0 = now) so that the pages of one list
+        all read the same snapshot; ``more`` says whether keys remain after this page."""
+        body: dict[str, Any] = {"key": _b64(start), "range_end": _b64(range_end), "limit": str(limit)}
+        if revision:
+            body["revision"] = str(revision)
+        return await self._range(body)
+
     async def count_prefix(self, prefix: str) -> int:
         body = {"key": _b64(prefix), "range_end": _b64(prefix_range_end(prefix)), "count_only": True}
         return (await self._range(body)).count

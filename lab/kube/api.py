@@ -58,6 +58,18 @@ async def _read_body(request: web.Request) -> Any:
         raise BadRequest(f"the request body could not be decoded: {exc}") from exc
 
 
+def _limit(request: web.Request) -> int:
+    """``?limit=N`` of a list (kubectl asks for 500 at a time); 0 means everything."""
+    raw = request.query.get("limit", "0") or "0"
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise BadRequest(f"limit must be a whole number, not {raw!r}") from exc
+    if value < 0:
+        raise BadRequest(f"limit must not be negative, not {value}")
+    return value
+
+
 def _dry_run(request: web.Request, body: Any = None) -> bool:
     values = request.query.getall("dryRun", [])
     if isinstance(body, dict) and isinstance(body.get("dryRun"), list):
@@ -114,6 +126,8 @@ class ResourceEndpoints:
                     namespace,
                     label_selector=request.query.get("labelSelector"),
                     field_selector=request.query.get("fieldSelector"),
+                    limit=_limit(request),
+                    continue_token=request.query.get("continue") or None,
                 )
                 return _json(self.render_list(listed, representation, request))
             case "watch":
@@ -201,6 +215,7 @@ class ResourceEndpoints:
                 include_object=request.query.get("includeObject", "Metadata"),
                 resource_version=listed.resource_version,
                 api_version=rep.meta_api_version,
+                continue_token=listed.continue_token,
             )
         if rep.metadata_only:
             items = [
@@ -214,7 +229,7 @@ class ResourceEndpoints:
             return {
                 "kind": "PartialObjectMetadataList",
                 "apiVersion": rep.meta_api_version,
-                "metadata": {"resourceVersion": listed.resource_version},
+                "metadata": listed.list_metadata,
                 "items": items,
             }
         return listed.to_dict()

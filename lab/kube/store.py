@@ -49,14 +49,23 @@ Methods:
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from lab.etcdclient import EtcdClient, EtcdCompacted, EtcdError, EtcdUnavailable, KeyValue
+from lab.etcdclient import (
+    EtcdClient,
+    EtcdCompacted,
+    EtcdError,
+    EtcdUnavailable,
+    KeyValue,
+    prefix_range_end,
+)
 from lab.kube.errors import (
     AlreadyExists,
     BadRequest,
@@ -104,6 +113,14 @@ class ObjectList:
     resource: ResourceType
     items: list[KubeObject]
     resource_version: str
+    continue_token: str = ""
+
+    @property
+    def list_metadata(self) -> KubeObject:
+        meta: KubeObject = {"resourceVersion": self.resource_version}
+        if self.continue_token:
+            meta["continue"] = self.continue_token
+        return meta
 
     def to_dict(self) -> KubeObject:
         """The ``<Kind>List`` object a list request returns."""
@@ -113,7 +130,7 @@ class ObjectList:
         return {
             "apiVersion": self.resource.group_version,
             "kind": self.resource.list_kind,
-            "metadata": {"resourceVersion": self.resource_version},
+            "metadata": self.list_metadata,
             "items": items,
         }
 
@@ -130,6 +147,29 @@ class Preconditions:
 
     uid: str | None = None
     resource_version: str | None = None
+
+
+def encode_continue(revision: int, start_key: str) -> str:
+    """The opaque ``continue`` token: the snapshot revision and the first key of the next page."""
+    raw = json.dumps({"v": 1, "rv": revision, "start": start_key}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_continue(token: str, prefix: str) -> tuple[int, str]:
+    """Undo :func:`encode_continue`, refusing tokens that do not belong to this list."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        revision, start = int(data["rv"]), str(data["start"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadRequest(f"continue key is not valid: {exc}") from exc
+    if not start.startswith(prefix) or revision <= 0:
+        raise BadRequest("continue key is not valid: it belongs to another list")
+    return revision, start
+
+
+async def _reraise(exc: Exception) -> None:
+    """Let :meth:`Store._etcd` translate an etcd error it did not see raised."""
+    raise exc
 
 
 def _utc_now() -> datetime:
@@ -225,17 +265,42 @@ class Store:
         *,
         label_selector: Selector = None,
         field_selector: FieldSel = None,
+        limit: int = 0,
+        continue_token: str | None = None,
     ) -> ObjectList:
+        """Every matching object, or with ``limit`` one page of them and a ``continue`` token for the
+        next page; all pages of one list read the snapshot of the first (as kube-apiserver's do)."""
         res = self.resource(resource)
         labels, fields = self._selectors(label_selector, field_selector)
         prefix = collection_prefix(res, namespace, self.prefix)
         exact_name = fields.exact("metadata.name")
         if exact_name and (namespace or not res.namespaced):
             prefix = object_key(res, namespace, exact_name, self.prefix)  # narrows the read
-        kvs, revision = await self._etcd(self.etcd.range_prefix(prefix))
-        items = [decode(kv.value, kv.mod_revision) for kv in kvs]
-        items = [obj for obj in items if self._matches(obj, labels, fields)]
-        return ObjectList(res, items, str(revision))
+        if not limit and not continue_token:
+            kvs, revision = await self._etcd(self.etcd.range_prefix(prefix))
+            items = [decode(kv.value, kv.mod_revision) for kv in kvs]
+            return ObjectList(
+                res, [obj for obj in items if self._matches(obj, labels, fields)], str(revision)
+            )
+        snapshot, start = decode_continue(continue_token, prefix) if continue_token else (0, prefix)
+        try:
+            page = await self.etcd.range_page(
+                start, prefix_range_end(prefix), limit=limit or 500, revision=snapshot
+            )
+        except EtcdError as exc:
+            if "compacted" in str(exc):
+                raise Gone(
+                    "The provided continue parameter is too old to display a consistent list result. "
+                    "You can start a new list without the continue parameter."
+                ) from exc
+            await self._etcd(_reraise(exc))
+            raise
+        revision = snapshot or page.revision
+        items = [decode(kv.value, kv.mod_revision) for kv in page.kvs]
+        token = encode_continue(revision, page.kvs[-1].key + "\0") if page.more and page.kvs else ""
+        return ObjectList(
+            res, [obj for obj in items if self._matches(obj, labels, fields)], str(revision), token
+        )
 
     # --- writes ---------------------------------------------------------------------------------------
 

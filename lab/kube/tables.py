@@ -569,6 +569,7 @@ def build_table(
     resource_version: str | None = None,
     with_columns: bool = True,
     api_version: str = "meta.k8s.io/v1",
+    continue_token: str = "",
 ) -> dict[str, Any]:
     """A Table of ``objects``; ``include_object`` is None, Metadata (default) or Object."""
     printer = printer_for(res)
@@ -582,7 +583,8 @@ def build_table(
     table: dict[str, Any] = {
         "kind": "Table",
         "apiVersion": api_version,
-        "metadata": {"resourceVersion": resource_version} if resource_version else {},
+        "metadata": ({"resourceVersion": resource_version} if resource_version else {})
+        | ({"continue": continue_token} if continue_token else {}),
         "columnDefinitions": [c.definition() for c in printer.columns] if with_columns else None,
         "rows": rows,
     }

@@ -498,7 +498,7 @@ class Kubectl:
         self, *args: str, input: str | None = None, check: bool = True, timeout: float = 30
     ) -> subprocess.CompletedProcess[str]:
         if KUBECTL is None:
-            pytest.skip("kubectl is not installed")
+            pytest.fail("kubectl is missing: run scripts/setup.sh (it installs Debian's kubernetes-client)")
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(self.home),

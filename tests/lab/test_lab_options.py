@@ -37,6 +37,8 @@ def test_db_mb_preloads_kubernetes_shaped_keys_that_backups_carry() -> None:
         assert match and int(match.group(1)) >= 2500, fields
         one = json.loads(lab.kubectl("get", "configmap", "load-0000042", "-n", "lab-load", "-o", "json"))
         assert one["kind"] == "ConfigMap" and len(one["data"]["payload"]) > 20000
+        listed = lab.kubectl("get", "configmaps", "-n", "lab-load", "-o", "name", timeout=120)
+        assert listed.count("configmap/load-") == int(match.group(1))
         assert "successfully saved" in lab.ssh(
             MASTERS[0], "sudo /usr/local/bin/cluster-backup.sh /home/core/backup"
         )
