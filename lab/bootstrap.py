@@ -4,19 +4,18 @@ with revision 1 of every control-plane static pod. Nothing is started here; the 
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import yaml
 
 from lab.controllers.kubelets import write_kubelet_cert
 from lab.credentials import Credentials
 from lab.hostsetup import kubeconfig_text, provision_host, sync_etcd_certs
-from lab.installer import apiserver_revision_files, etcd_revision_files, install_revision
-from lab.manifests import Runtime, etcd_pod, kube_apiserver_pod, plain_operand_pod
+from lab.manifests import Runtime
 from lab.paths import LabPaths
-from lab.pki import KeyPair, new_ssh_key
+from lab.pki import new_ssh_key
+from lab.revisions import install_apiserver, install_etcd, install_plain
 from lab.state import HostRecord, LabState
-from lab.topology import API_ADDRESS, API_PORT, CLUSTER_NAME, HostSpec, initial_cluster, initial_hosts
+from lab.topology import API_ADDRESS, API_PORT, CLUSTER_NAME, initial_hosts
 
 
 def cluster_profile(paths: LabPaths) -> dict[str, object]:
@@ -48,45 +47,6 @@ def cluster_profile(paths: LabPaths) -> dict[str, object]:
             }
         ]
     }
-
-
-def install_etcd(
-    paths: LabPaths,
-    runtime: Runtime,
-    creds: Credentials,
-    host: HostSpec,
-    revision: int,
-    members: list[HostSpec],
-    node_certs: dict[str, dict[str, KeyPair]],
-    bootstrap: bool = False,
-) -> None:
-    endpoints = [m.client_url for m in members]
-    cluster = initial_cluster([(m.node, m.peer_url) for m in members]) if bootstrap else ""
-    pod = etcd_pod(runtime, revision, host, endpoints, bootstrap_cluster=cluster)
-    files = etcd_revision_files(node_certs, creds.etcd_signer.cert_pem)
-    install_revision(paths.host(host.name), "etcd", revision, pod, files)
-
-
-def install_apiserver(
-    paths: LabPaths,
-    runtime: Runtime,
-    creds: Credentials,
-    host: HostSpec,
-    revision: int,
-    members: list[HostSpec],
-) -> None:
-    pod = kube_apiserver_pod(runtime, revision, host, [m.client_url for m in members], str(paths.audit_log))
-    files = apiserver_revision_files(
-        creds.apiserver_serving(host),
-        creds.etcd_client,
-        creds.etcd_signer.cert_pem,
-        creds.tokens_csv.read_bytes(),
-    )
-    install_revision(paths.host(host.name), "kube-apiserver", revision, pod, files)
-
-
-def install_plain(paths: LabPaths, host: HostSpec, operand: str, revision: int) -> None:
-    install_revision(paths.host(host.name), operand, revision, plain_operand_pod(operand, revision), {})
 
 
 def create_lab(paths: LabPaths, runtime: Runtime, *, etcd_flavor: str, db_mb: int) -> LabState:
@@ -126,9 +86,3 @@ def create_lab(paths: LabPaths, runtime: Runtime, *, etcd_flavor: str, db_mb: in
         state.used_octets.append(int(host.ip.rsplit(".", 1)[1]))
     state.save(paths.state_file)
     return state
-
-
-def remove_created_mount_points(created: list[Path]) -> None:
-    for path in created:
-        if path.is_dir() and not any(path.iterdir()):
-            path.rmdir()

@@ -12,7 +12,7 @@ from importlib import resources
 import yaml
 
 from lab.credentials import Credentials
-from lab.installer import _write
+from lab.installer import write_atomically
 from lab.manifests import RESOURCES, Runtime, restore_etcd_pod
 from lab.paths import HOST_PRIVATE_PATHS, LabPaths
 from lab.pki import KeyPair, new_ssh_key
@@ -31,17 +31,21 @@ def install_tools(paths: LabPaths, runtime: Runtime, host: HostSpec) -> None:
     bin_dir.mkdir(parents=True, exist_ok=True)
     for script in ("cluster-backup.sh", "cluster-restore.sh"):
         source = resources.files("lab.tools").joinpath(script)
-        _write(bin_dir / script, source.read_bytes(), 0o755)
+        write_atomically(bin_dir / script, source.read_bytes(), 0o755)
     env = f"LAB_KUBELET_URL={host.kubelet_url}"
-    _write(bin_dir / "crictl", _script(f'{env} exec {runtime.python} -m lab.tools.crictl "$@"'), 0o755)
-    _write(bin_dir / "systemctl", _script(f'{env} exec {runtime.python} -m lab.tools.systemctl "$@"'), 0o755)
+    write_atomically(
+        bin_dir / "crictl", _script(f'{env} exec {runtime.python} -m lab.tools.crictl "$@"'), 0o755
+    )
+    write_atomically(
+        bin_dir / "systemctl", _script(f'{env} exec {runtime.python} -m lab.tools.systemctl "$@"'), 0o755
+    )
     sudo = (
         "# Lab hosts log in as core, which has uid 0: sudo only drops its own options.\n"
         'while [ $# -gt 0 ]; do\n  case "$1" in\n    -u|-g|-C|-h|-p) shift 2 ;;\n'
         "    --) shift; break ;;\n    -*) shift ;;\n    *) break ;;\n  esac\ndone\n"
         '[ $# -eq 0 ] && { echo "usage: sudo [-E] command" >&2; exit 1; }\nexec "$@"'
     )
-    _write(bin_dir / "sudo", _script(sudo), 0o755)
+    write_atomically(bin_dir / "sudo", _script(sudo), 0o755)
 
 
 def provision_host(paths: LabPaths, runtime: Runtime, host: HostSpec) -> None:
@@ -63,8 +67,8 @@ def provision_host(paths: LabPaths, runtime: Runtime, host: HostSpec) -> None:
     hp.logs.mkdir(parents=True, exist_ok=True)
     hp.sshd_dir.mkdir(parents=True, exist_ok=True)
     key = new_ssh_key(f"root@{host.node}")
-    _write(hp.sshd_dir / "ssh_host_ed25519_key", key.private_openssh, 0o600)
-    _write(hp.sshd_dir / "ssh_host_ed25519_key.pub", (key.public_line + "\n").encode())
+    write_atomically(hp.sshd_dir / "ssh_host_ed25519_key", key.private_openssh, 0o600)
+    write_atomically(hp.sshd_dir / "ssh_host_ed25519_key.pub", (key.public_line + "\n").encode())
     set_known_host(paths, host.ip, key.public_line)
     install_tools(paths, runtime, host)
 
@@ -76,13 +80,13 @@ def set_known_host(paths: LabPaths, ip: str, public_line: str) -> None:
     if paths.known_hosts.exists():
         lines = [line for line in paths.known_hosts.read_text().splitlines() if line.split(" ", 1)[0] != ip]
     lines.append(f"{ip} {key_type} {key_data}")
-    _write(paths.known_hosts, ("\n".join(lines) + "\n").encode())
+    write_atomically(paths.known_hosts, ("\n".join(lines) + "\n").encode())
 
 
 def forget_known_host(paths: LabPaths, ip: str) -> None:
     if paths.known_hosts.exists():
         lines = [line for line in paths.known_hosts.read_text().splitlines() if line.split(" ", 1)[0] != ip]
-        _write(paths.known_hosts, ("\n".join(lines) + "\n").encode())
+        write_atomically(paths.known_hosts, ("\n".join(lines) + "\n").encode())
 
 
 def sync_etcd_certs(
@@ -100,12 +104,12 @@ def sync_etcd_certs(
     hp = paths.host(host.name)
     base = hp.inside(ETCD_CERTS)
     ca = creds.etcd_signer.cert_pem
-    _write(base / "configmaps/etcd-serving-ca/ca-bundle.crt", ca)
-    _write(base / "configmaps/etcd-peer-client-ca/ca-bundle.crt", ca)
+    write_atomically(base / "configmaps/etcd-serving-ca/ca-bundle.crt", ca)
+    write_atomically(base / "configmaps/etcd-peer-client-ca/ca-bundle.crt", ca)
     for node, pairs in node_certs.items():
         for kind, pair in pairs.items():
-            _write(base / f"secrets/etcd-all-certs/{kind}-{node}.crt", pair.cert_pem)
-            _write(base / f"secrets/etcd-all-certs/{kind}-{node}.key", pair.key_pem, 0o600)
+            write_atomically(base / f"secrets/etcd-all-certs/{kind}-{node}.crt", pair.cert_pem)
+            write_atomically(base / f"secrets/etcd-all-certs/{kind}-{node}.key", pair.key_pem, 0o600)
     env = {
         "ETCDCTL_API": "3",
         "ETCDCTL_CACERT": f"{ETCD_CERTS}/configmaps/etcd-serving-ca/ca-bundle.crt",
@@ -118,11 +122,11 @@ def sync_etcd_certs(
         "NODE_NAME": host.node,
     }
     body = "".join(f'export {k}="{v}"\n' for k, v in env.items())
-    _write(base / "configmaps/etcd-scripts/etcd.env", body.encode())
+    write_atomically(base / "configmaps/etcd-scripts/etcd.env", body.encode())
     restore = yaml.safe_dump(restore_etcd_pod(runtime, host), sort_keys=False).encode()
-    _write(base / "configmaps/restore-etcd-pod/pod.yaml", restore)
+    write_atomically(base / "configmaps/restore-etcd-pod/pod.yaml", restore)
     kubeconfig = node_kubeconfig(f"https://{host.ip}:{API_PORT}", creds)
-    _write(hp.inside(NODE_KUBECONFIG), kubeconfig.encode(), 0o600)
+    write_atomically(hp.inside(NODE_KUBECONFIG), kubeconfig.encode(), 0o600)
 
 
 def node_kubeconfig(server: str, creds: Credentials) -> str:

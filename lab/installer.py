@@ -18,7 +18,8 @@ from lab.paths import HostPaths
 from lab.pki import KeyPair
 
 
-def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
+def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write under a hidden temporary name, then rename: readers see the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)
@@ -28,7 +29,7 @@ def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 def write_manifest(host: HostPaths, operand: str, pod: dict[str, Any]) -> None:
     """Put a pod manifest in the kubelet's folder (the kubelet starts or restarts that pod)."""
-    _write(
+    write_atomically(
         host.inside(f"{MANIFESTS}/{manifest_file(operand)}"), yaml.safe_dump(pod, sort_keys=False).encode()
     )
 
@@ -47,8 +48,8 @@ def install_revision(
     folder.mkdir(parents=True, exist_ok=True)
     for relative, data in files.items():
         secret = relative.startswith("secrets/") and relative.endswith((".key", "tls.key", ".csv"))
-        _write(folder / relative, data, 0o600 if secret else 0o644)
-    _write(folder / manifest_file(operand), yaml.safe_dump(pod, sort_keys=False).encode())
+        write_atomically(folder / relative, data, 0o600 if secret else 0o644)
+    write_atomically(folder / manifest_file(operand), yaml.safe_dump(pod, sort_keys=False).encode())
     if activate:
         write_manifest(host, operand, pod)
     return folder

@@ -28,6 +28,7 @@ class ClusterAccess:
     _client: EtcdClient | None = None
     _store: Store | None = None
     _ssl: ssl.SSLContext | None = field(default=None, repr=False)
+    _retired: list[EtcdClient] = field(default_factory=list)
 
     def store(self, endpoints: list[str]) -> Store:
         """A store over the given member endpoints (a new client when the endpoints changed)."""
@@ -47,8 +48,6 @@ class ClusterAccess:
     def etcd(self) -> EtcdClient:
         assert self._client is not None, "call store() first"
         return self._client
-
-    _retired: list[EtcdClient] = field(default_factory=list)
 
     async def close(self) -> None:
         for client in [*self._retired, *([self._client] if self._client else [])]:

@@ -21,13 +21,13 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from lab.bootstrap import install_apiserver, install_etcd, install_plain
 from lab.controllers import objects
 from lab.controllers.kubelets import node_is_ready
 from lab.controllers.seed import stamp
 from lab.kube.errors import ApiError, NotFound
 from lab.manifests import OPERANDS
 from lab.pki import KeyPair
+from lab.revisions import install_apiserver, install_etcd, install_plain
 from lab.topology import ETCD_NAMESPACE, HostSpec
 
 if TYPE_CHECKING:
