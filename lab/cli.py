@@ -43,7 +43,7 @@ def up(
         raise typer.Exit(1) from exc
     typer.echo(f"lab ready in {time.monotonic() - started:.1f} s at {paths.root}")
     _print_status(status)
-    typer.echo(f'\nuse it:  eval "$(etcdops lab env --dir {paths.root})"; kubectl get nodes')
+    typer.echo(f'\nuse it:  eval "$(uv run etcdops lab env --dir {paths.root})"; kubectl get nodes')
 
 
 @app.command()
