@@ -1,0 +1,1 @@
+"""Slack listeners, one module per /etcd subcommand and per interactive action."""

@@ -1,0 +1,1 @@
+"""The runner: procedures as steps, the journal, claiming and resuming runs."""

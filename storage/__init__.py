@@ -1,0 +1,1 @@
+"""etcdops storage: runs, the step journal, approvals, backups, incidents and timeline events."""
