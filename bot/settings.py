@@ -1,0 +1,25 @@
+"""The bot's settings, read from the environment (and a ``.env`` file), as ``.env.example`` lists them.
+
+Tokens and secrets are ``SecretStr``: they print as ``**********`` in logs, reprs and error messages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./etcdops.db"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    slack_bot_token: SecretStr | None = Field(default=None, description="Bot token (xoxb-...)")
+    slack_app_token: SecretStr | None = Field(default=None, description="App-level token for Socket Mode")
+    slack_signing_secret: SecretStr | None = Field(default=None, description="Signing secret (HTTP mode)")
+    slack_api_url: str = Field(default=DEFAULT_SLACK_API_URL, description="Slack Web API base URL")
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, description="SQLAlchemy URL of the database")
+    etcdops_clusters: Path = Field(default=Path("clusters.yaml"), description="Path of the clusters file")
