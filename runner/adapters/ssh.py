@@ -1,0 +1,131 @@
+"""SSH to the masters with paramiko: verified host keys only, argv quoted, files hashed as they stream.
+
+Host keys come from the cluster's known_hosts and nothing else: an unknown or changed key is refused
+(``RejectPolicy``), never added — a restore that talks to the wrong machine is worse than one that stops.
+Every command is built with ``shlex.join``, so user input reaches the host as literal arguments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import paramiko
+
+from runner.ports import CommandResult, FetchedFile, HostKeyRejected, HostUnreachable
+
+CHUNK = 1024 * 1024
+
+
+class SshHosts:
+    def __init__(
+        self,
+        *,
+        user: str,
+        key_path: Path,
+        known_hosts: Path,
+        port: int = 22,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        self.user = user
+        self.key_path = key_path
+        self.known_hosts = known_hosts
+        self.port = port
+        self.connect_timeout = connect_timeout
+        self._clients: dict[str, paramiko.SSHClient] = {}
+        self._lock = threading.Lock()
+
+    def _connect(self, host: str) -> paramiko.SSHClient:
+        with self._lock:
+            client = self._clients.get(host)
+            transport = client.get_transport() if client else None
+            if client is not None and transport is not None and transport.is_active():
+                return client
+            if client is not None:
+                client.close()
+            client = paramiko.SSHClient()
+            client.load_host_keys(str(self.known_hosts))
+            client.set_missing_host_key_policy(paramiko.RejectPolicy())
+            try:
+                client.connect(
+                    host,
+                    port=self.port,
+                    username=self.user,
+                    key_filename=str(self.key_path),
+                    look_for_keys=False,
+                    allow_agent=False,
+                    timeout=self.connect_timeout,
+                    banner_timeout=self.connect_timeout,
+                    auth_timeout=self.connect_timeout,
+                )
+            except paramiko.BadHostKeyException as exc:
+                client.close()
+                raise HostKeyRejected(host, "its SSH host key differs from known_hosts (refusing)") from exc
+            except paramiko.SSHException as exc:
+                client.close()
+                if "not found in known_hosts" in str(exc):
+                    raise HostKeyRejected(host, "its SSH host key is not in known_hosts (refusing)") from exc
+                raise HostUnreachable(host, f"SSH failed: {exc}") from exc
+            except OSError as exc:
+                client.close()
+                raise HostUnreachable(host, f"cannot connect on port {self.port}: {exc}") from exc
+            self._clients[host] = client
+            return client
+
+    def run(
+        self, host: str, argv: Sequence[str], *, sudo: bool = False, timeout: float = 600
+    ) -> CommandResult:
+        command = shlex.join(["sudo", "-E", *argv] if sudo else list(argv))
+        client = self._connect(host)
+        try:
+            _, stdout, stderr = client.exec_command(command, timeout=timeout)
+            out = stdout.read().decode(errors="replace")
+            err = stderr.read().decode(errors="replace")
+            code = stdout.channel.recv_exit_status()
+        except (OSError, paramiko.SSHException) as exc:
+            self._forget(host)
+            raise HostUnreachable(host, f"lost the SSH session running {argv[0]}: {exc}") from exc
+        return CommandResult(host=host, argv=tuple(argv), exit_code=code, stdout=out, stderr=err)
+
+    def fetch(self, host: str, remote_path: str, local_path: Path) -> FetchedFile:
+        client = self._connect(host)
+        digest = hashlib.sha256()
+        size = 0
+        local_path.parent.mkdir(parents=True, exist_ok=True)
+        partial = local_path.with_name(local_path.name + ".partial")
+        try:
+            with (
+                client.open_sftp() as sftp,
+                sftp.open(remote_path, "rb") as remote,
+                partial.open("wb") as out,
+            ):
+                remote.prefetch()
+                while chunk := remote.read(CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+        except (OSError, paramiko.SSHException) as exc:
+            partial.unlink(missing_ok=True)
+            if isinstance(exc, FileNotFoundError) or getattr(exc, "errno", None) == 2:
+                raise FileNotFoundError(f"{host}:{remote_path} does not exist") from exc
+            self._forget(host)
+            raise HostUnreachable(host, f"copying {remote_path} failed: {exc}") from exc
+        partial.replace(local_path)
+        return FetchedFile(
+            remote_path=remote_path, local_path=local_path, size=size, sha256=digest.hexdigest()
+        )
+
+    def _forget(self, host: str) -> None:
+        with self._lock:
+            client = self._clients.pop(host, None)
+        if client is not None:
+            client.close()
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()

@@ -1,0 +1,69 @@
+"""The runner's ports: what procedures need from the outside world, as Protocols.
+
+Procedures and the engine depend only on these; ``runner/adapters`` implement them with paramiko and the
+kubernetes client, so tests and the lab exercise the real adapters and the planner stays pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    host: str
+    argv: tuple[str, ...]
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+@dataclass(frozen=True)
+class FetchedFile:
+    remote_path: str
+    local_path: Path
+    size: int
+    sha256: str
+
+
+class HostError(Exception):
+    """A master could not be used; ``retryable`` says whether trying again (or another master) may help."""
+
+    retryable = True
+
+    def __init__(self, host: str, message: str) -> None:
+        super().__init__(f"{host}: {message}")
+        self.host = host
+
+
+class HostUnreachable(HostError):
+    """No SSH connection (machine down, network, sshd not answering)."""
+
+
+class HostKeyRejected(HostError):
+    """The host's key is unknown or differs from known_hosts: never connect, never learn it silently."""
+
+    retryable = False
+
+
+class Hosts(Protocol):
+    """Commands and files on the masters, over SSH (the way the seed reaches them during a restore)."""
+
+    def run(
+        self, host: str, argv: Sequence[str], *, sudo: bool = False, timeout: float = 600
+    ) -> CommandResult:
+        """Run ``argv`` (each element quoted, never interpreted by a shell) and wait for it."""
+        ...
+
+    def fetch(self, host: str, remote_path: str, local_path: Path) -> FetchedFile:
+        """Copy a file off the host, hashing it while it streams."""
+        ...
+
+    def close(self) -> None: ...
