@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -65,5 +65,37 @@ class Hosts(Protocol):
     def fetch(self, host: str, remote_path: str, local_path: Path) -> FetchedFile:
         """Copy a file off the host, hashing it while it streams."""
         ...
+
+    def close(self) -> None: ...
+
+
+class ApiUnreachable(Exception):
+    """The Kubernetes API does not answer (refused, timed out, or 503 from a cluster without quorum)."""
+
+    retryable = True
+
+
+class Kube(Protocol):
+    """The cluster's API: reads, merge patches, and exec into a pod (``oc rsh``)."""
+
+    def get(self, resource: str, name: str, namespace: str | None = None) -> dict[str, Any]: ...
+
+    def list(
+        self, resource: str, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    def patch(
+        self, resource: str, name: str, patch: dict[str, Any], namespace: str | None = None
+    ) -> None: ...
+
+    def exec(
+        self,
+        namespace: str,
+        pod: str,
+        argv: Sequence[str],
+        *,
+        container: str | None = None,
+        timeout: float = 60,
+    ) -> CommandResult: ...
 
     def close(self) -> None: ...
