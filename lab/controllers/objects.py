@@ -247,7 +247,9 @@ def operator_object(operand: str, revision: int, nodes: list[str], at: str) -> d
     }
 
 
-def cluster_version(cluster_id: str, at: str) -> dict[str, Any]:
+def cluster_version(cluster_id: str, at: str, installed_at: str) -> dict[str, Any]:
+    """The ClusterVersion of a cluster installed at ``installed_at`` (the lab says three days ago, past the
+    first certificate rotation, so backups are allowed as on a settled cluster)."""
     image = f"quay.io/openshift-release-dev/ocp-release@sha256:{'0' * 56}lab41412"
     return {
         "apiVersion": "config.openshift.io/v1",
@@ -262,8 +264,8 @@ def cluster_version(cluster_id: str, at: str) -> dict[str, Any]:
                     "version": OPENSHIFT_VERSION,
                     "image": image,
                     "verified": False,
-                    "startedTime": at,
-                    "completionTime": at,
+                    "startedTime": installed_at,
+                    "completionTime": installed_at,
                 }
             ],
             "observedGeneration": 1,

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PRELOAD_NAMESPACE = "lab-load"
+INSTALLED_AGO = dt.timedelta(days=3)
 PRELOAD_VALUE_BYTES = 24 * 1024
 PRELOAD_BATCH = 40  # one etcd transaction stays under etcd's 1.5 MiB request limit
 
@@ -59,7 +60,8 @@ async def seed_objects(sup: Supervisor) -> None:
         await _create(sup, "clusteroperators", None, objects.cluster_operator(operand, at))
     for name in ("machine-api", "authentication", "openshift-apiserver"):
         await _create(sup, "clusteroperators", None, objects.cluster_operator(name, at))
-    await _create(sup, "clusterversions", None, objects.cluster_version(str(uuid.uuid4()), at))
+    installed = stamp(dt.datetime.now(dt.UTC) - INSTALLED_AGO)
+    await _create(sup, "clusterversions", None, objects.cluster_version(str(uuid.uuid4()), at, installed))
     await _create(sup, "proxies", None, objects.proxy())
     await _create(
         sup,

@@ -1,0 +1,238 @@
+"""``/etcd backup`` (seed 1.1): one ``cluster-backup.sh`` on one healthy master, both files copied off.
+
+Pure parts (preflight, host choice, naming) are separate from the steps that act through the ports.
+The snapshot is written to a folder named after the run (``/home/core/etcdops-backups/<run>``), which is
+what makes the step's probe possible: after a crash, a complete pair of files there means the snapshot
+was taken and must not be taken again; an incomplete pair is cleaned up and redone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runner.ports import Hosts, Kube
+from runner.snapshots import check_snapshot, sha256_file
+from runner.steps import Probe, ProbeResult, StepFailed
+
+REMOTE_ROOT = "/home/core/etcdops-backups"
+BACKUP_SCRIPT = "/usr/local/bin/cluster-backup.sh"
+ETCD_ENV = "/etc/kubernetes/static-pod-resources/etcd-certs/configmaps/etcd-scripts/etcd.env"
+FIRST_ROTATION = dt.timedelta(hours=24)
+PROXY_VARIABLES = {"httpProxy": "HTTP_PROXY", "httpsProxy": "HTTPS_PROXY", "noProxy": "NO_PROXY"}
+SNAPSHOT = re.compile(r"^snapshot_(\d{4}-\d\d-\d\d_\d{6})(__POSSIBLY_DIRTY__)?\.db$")
+
+
+@dataclass(frozen=True)
+class Master:
+    node: str
+    ip: str
+    ready: bool
+
+
+@dataclass(frozen=True)
+class BackupFacts:
+    cluster: str
+    openshift_version: str
+    installed_at: dt.datetime | None
+    proxy: dict[str, str]
+    masters: tuple[Master, ...]
+
+
+def _ip(node: dict[str, Any]) -> str:
+    for address in (node.get("status") or {}).get("addresses") or []:
+        if address.get("type") == "InternalIP":
+            return str(address["address"])
+    return ""
+
+
+def gather_backup_facts(kube: Kube, cluster: str) -> BackupFacts:
+    version = kube.get("clusterversion", "version")
+    status = version.get("status") or {}
+    history = status.get("history") or []
+    started = [h.get("startedTime") for h in history if h.get("startedTime")]
+    installed = dt.datetime.fromisoformat(min(started).replace("Z", "+00:00")) if started else None
+    proxy_status = kube.get("proxy", "cluster").get("status") or {}
+    proxy = {k: str(proxy_status[k]) for k in ("httpProxy", "httpsProxy", "noProxy") if proxy_status.get(k)}
+    masters = []
+    for node in kube.list("nodes", label_selector="node-role.kubernetes.io/master"):
+        ready = any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in (node.get("status") or {}).get("conditions") or []
+        )
+        masters.append(Master(str(node["metadata"]["name"]), _ip(node), ready))
+    return BackupFacts(
+        cluster=cluster,
+        openshift_version=str((status.get("desired") or {}).get("version", "unknown")),
+        installed_at=installed,
+        proxy=proxy,
+        masters=tuple(sorted(masters, key=lambda m: m.node)),
+    )
+
+
+def preflight(facts: BackupFacts, now: dt.datetime) -> list[str]:
+    """Reasons not to back up now, each saying what to do instead (empty: go ahead)."""
+    problems = []
+    if facts.installed_at and now - facts.installed_at < FIRST_ROTATION:
+        ready_at = facts.installed_at + FIRST_ROTATION
+        problems.append(
+            "the cluster is younger than its first certificate rotation (24 h after installation): a backup "
+            f"now would hold certificates that expire soon. Back up after {ready_at:%Y-%m-%d %H:%M} UTC."
+        )
+    if not any(m.ready for m in facts.masters):
+        problems.append("no master node is Ready: nothing can run cluster-backup.sh; see `/etcd status`")
+    return problems
+
+
+def choose_hosts(facts: BackupFacts, wanted: str | None) -> list[Master]:
+    """Masters to try, in order: the one asked for (``--host``), else every Ready master."""
+    ready = [m for m in facts.masters if m.ready]
+    if wanted is None:
+        return ready
+    match = [m for m in facts.masters if wanted in (m.node, m.ip)]
+    if not match:
+        known = ", ".join(m.node for m in facts.masters)
+        raise StepFailed(f"--host {wanted}: no master has that name; masters: {known}")
+    if not match[0].ready:
+        raise StepFailed(f"--host {wanted}: that master is not Ready; leave --host out to use a healthy one")
+    return match
+
+
+def remote_dir(run_id: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9-]+", run_id):
+        raise ValueError(f"run id {run_id!r} is not safe in a path")
+    return f"{REMOTE_ROOT}/{run_id}"
+
+
+@dataclass(frozen=True)
+class SnapshotOnHost:
+    host: str
+    folder: str
+    snapshot: str
+    resources: str
+    output: str = ""
+
+
+def _pair(names: list[str]) -> tuple[str, str] | None:
+    for name in names:
+        match = SNAPSHOT.match(name)
+        if match:
+            stamp = match.group(1) + (match.group(2) or "")
+            resources = f"static_kuberesources_{stamp}.tar.gz"
+            if resources in names:
+                return name, resources
+    return None
+
+
+def _listing(hosts: Hosts, host: str, folder: str) -> list[str]:
+    listed = hosts.run(host, ["ls", "-1", folder], sudo=True)
+    return listed.stdout.split() if listed.ok else []
+
+
+def probe_snapshot(hosts: Hosts, host: str, folder: str) -> ProbeResult:
+    """Done when the run's folder holds a complete snapshot + resources pair whose snapshot checks."""
+    names = _listing(hosts, host, folder)
+    pair = _pair(names)
+    if pair is None:
+        return ProbeResult(Probe.REDO, f"no complete backup in {host}:{folder} ({len(names)} files)")
+    status = snapshot_status(hosts, host, f"{folder}/{pair[0]}")
+    if status is None:
+        return ProbeResult(Probe.REDO, f"{host}:{folder}/{pair[0]} is incomplete")
+    return ProbeResult(Probe.DONE, f"{host}:{folder} already holds {pair[0]} and {pair[1]}")
+
+
+def snapshot_status(hosts: Hosts, host: str, path: str) -> dict[str, Any] | None:
+    """``etcdutl snapshot status -w json`` on the host (revision, keys), or None if it cannot read it."""
+    script = f'source {shlex.quote(ETCD_ENV)} && "$ETCD_ETCDUTL_BIN" snapshot status "$1" -w json'
+    result = hosts.run(host, ["bash", "-c", script, "snapshot-status", path], sudo=True)
+    if not result.ok:
+        return None
+    try:
+        parsed: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return None
+    return parsed
+
+
+def take_snapshot(
+    hosts: Hosts, host: str, folder: str, *, db_size: int, proxy: dict[str, str]
+) -> SnapshotOnHost:
+    """Run cluster-backup.sh into the run's folder (cleaning a partial attempt first)."""
+    hosts.run(host, ["rm", "-rf", folder], sudo=True)
+    free = hosts.run(host, ["df", "-B1", "--output=avail", "/home/core"])
+    available = int(free.stdout.split()[-1]) if free.ok and free.stdout.split()[-1].isdigit() else None
+    if available is not None and available < 2 * db_size:
+        raise StepFailed(
+            f"{host}: only {available // 2**20} MiB free in /home/core; a backup needs twice the etcd "
+            f"database ({2 * db_size // 2**20} MiB): free space on the host, or choose another with --host"
+        )
+    # The seed: export NO_PROXY, HTTP_PROXY and HTTPS_PROXY when the cluster-wide proxy is enabled.
+    env = [f"{PROXY_VARIABLES[k]}={v}" for k, v in proxy.items() if k in PROXY_VARIABLES]
+    argv = ["env", *env, BACKUP_SCRIPT, folder] if env else [BACKUP_SCRIPT, folder]
+    result = hosts.run(host, argv, sudo=True, timeout=1800)
+    output = (result.stdout + result.stderr).strip()
+    if not result.ok:
+        hosts.run(host, ["rm", "-rf", folder], sudo=True)
+        tail = "\n".join(output.splitlines()[-5:])
+        raise StepFailed(
+            f"{host}: cluster-backup.sh failed (exit {result.exit_code}):\n{tail}", retryable=True
+        )
+    pair = _pair(_listing(hosts, host, folder))
+    if pair is None:
+        raise StepFailed(f"{host}: cluster-backup.sh succeeded but {folder} lacks the two files")
+    return SnapshotOnHost(host, folder, pair[0], pair[1], output)
+
+
+def locate_snapshot(hosts: Hosts, host: str, folder: str) -> SnapshotOnHost:
+    pair = _pair(_listing(hosts, host, folder))
+    if pair is None:
+        raise StepFailed(f"{host}:{folder} no longer holds the backup files")
+    return SnapshotOnHost(host, folder, pair[0], pair[1])
+
+
+@dataclass(frozen=True)
+class CopiedBackup:
+    folder: Path
+    snapshot: Path
+    resources: Path
+    snapshot_sha256: str
+    snapshot_size: int
+    resources_sha256: str
+    resources_size: int
+
+
+def copy_off(hosts: Hosts, taken: SnapshotOnHost, destination: Path) -> CopiedBackup:
+    """Copy both files off the host and check them against the host's own sha256sum, then the snapshot's
+    appended hash — a copy that differs is never recorded as a backup."""
+    copies = {}
+    for name in (taken.snapshot, taken.resources):
+        remote = f"{taken.folder}/{name}"
+        fetched = hosts.fetch(taken.host, remote, destination / name)
+        on_host = hosts.run(taken.host, ["sha256sum", remote], sudo=True).stdout.split()
+        if not on_host or on_host[0] != fetched.sha256:
+            (destination / name).unlink(missing_ok=True)
+            raise StepFailed(f"the copy of {remote} differs from the file on {taken.host}", retryable=True)
+        copies[name] = fetched
+    check = check_snapshot(destination / taken.snapshot)
+    if not check.ok:
+        raise StepFailed(f"{taken.snapshot}: {check.reason}", retryable=True)
+    snap, res = copies[taken.snapshot], copies[taken.resources]
+    return CopiedBackup(
+        destination, snap.local_path, res.local_path, snap.sha256, snap.size, res.sha256, res.size
+    )
+
+
+def probe_copy(hosts: Hosts, taken: SnapshotOnHost, destination: Path) -> ProbeResult:
+    for name in (taken.snapshot, taken.resources):
+        local = destination / name
+        if not local.exists():
+            return ProbeResult(Probe.REDO, f"{local} is missing")
+        on_host = hosts.run(taken.host, ["sha256sum", f"{taken.folder}/{name}"], sudo=True).stdout.split()
+        if not on_host or sha256_file(local) != on_host[0]:
+            return ProbeResult(Probe.REDO, f"{local} differs from the host's file")
+    return ProbeResult(Probe.DONE, f"both files are already in {destination}")
