@@ -1,0 +1,142 @@
+"""The ``/etcd`` command grammar: text in, a typed command or a usage error out (pure).
+
+Every mistake gets a message that says what was wrong and what to type instead; nothing here touches
+Slack, the database or a cluster, so it is tested exhaustively and cheaply.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+
+CLUSTER = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+NODE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+RUN_ID = re.compile(r"^r-[a-z0-9]{4,12}$")
+
+USAGE = {
+    "help": "/etcd help [COMMAND]",
+    "status": "/etcd status [CLUSTER]",
+    "backup": "/etcd backup [CLUSTER] [--host NODE]",
+    "backups": "/etcd backups [CLUSTER]",
+    "cancel": "/etcd cancel RUN_ID",
+}
+SUMMARY = {
+    "help": "show this help, or one command's",
+    "status": "etcd members, masters, etcd pods, certificates and last backup at a glance",
+    "backup": "take an etcd backup on one healthy master (seed 1.1) and copy it off the cluster",
+    "backups": "list the backups taken so far",
+    "cancel": "cancel a run that has not finished",
+}
+
+
+class UsageError(ValueError):
+    """What was wrong and what to type instead."""
+
+    def __init__(self, problem: str, command: str | None = None) -> None:
+        hint = f"Usage: `{USAGE[command]}`" if command else "Try `/etcd help`."
+        super().__init__(f"{problem}\n{hint}")
+        self.problem = problem
+        self.command = command
+
+
+@dataclass(frozen=True)
+class Help:
+    topic: str | None = None
+
+
+@dataclass(frozen=True)
+class Status:
+    cluster: str | None = None
+
+
+@dataclass(frozen=True)
+class Backup:
+    cluster: str | None = None
+    host: str | None = None
+
+
+@dataclass(frozen=True)
+class Backups:
+    cluster: str | None = None
+
+
+@dataclass(frozen=True)
+class Cancel:
+    run_id: str
+
+
+Command = Help | Status | Backup | Backups | Cancel
+
+
+def _cluster(value: str, command: str) -> str:
+    if not CLUSTER.match(value):
+        raise UsageError(f"`{value}` is not a cluster name (lowercase letters, digits and dashes)", command)
+    return value
+
+
+def _at_most_one_cluster(args: list[str], command: str) -> str | None:
+    if len(args) > 1:
+        raise UsageError(f"`/etcd {command}` takes at most one cluster, not {len(args)} words", command)
+    return _cluster(args[0], command) if args else None
+
+
+def _reject_options(args: list[str], command: str, known: tuple[str, ...] = ()) -> None:
+    for arg in args:
+        if arg.startswith("-") and arg.split("=", 1)[0] not in known:
+            raise UsageError(f"`/etcd {command}` has no option `{arg}`", command)
+
+
+def help_text(topic: str | None = None) -> str:
+    if topic:
+        return f"`{USAGE[topic]}`: {SUMMARY[topic]}"
+    lines = [f"• `{USAGE[name]}` — {SUMMARY[name]}" for name in USAGE]
+    return "etcdops commands:\n" + "\n".join(lines)
+
+
+def parse(text: str) -> Command:
+    """Parse what follows ``/etcd`` in a slash command."""
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise UsageError(f"cannot read that command: {exc}") from exc
+    if not words:
+        return Help()
+    name, args = words[0].lower(), words[1:]
+    if name in ("help", "-h", "--help"):
+        if args and args[0] not in USAGE:
+            raise UsageError(f"there is no `/etcd {args[0]}` command", "help")
+        return Help(args[0] if args else None)
+    if name == "status":
+        _reject_options(args, name)
+        return Status(_at_most_one_cluster(args, name))
+    if name == "backups":
+        _reject_options(args, name)
+        return Backups(_at_most_one_cluster(args, name))
+    if name == "backup":
+        host = None
+        rest = []
+        i = 0
+        while i < len(args):
+            arg = args[i]
+            if arg == "--host" or arg.startswith("--host="):
+                value = arg.split("=", 1)[1] if "=" in arg else (args[i + 1] if i + 1 < len(args) else "")
+                i += 1 if "=" in arg else 2
+                if not value or not NODE.match(value):
+                    raise UsageError(
+                        f"`--host` needs a node name or address, not `{value or '(nothing)'}`", name
+                    )
+                host = value
+                continue
+            rest.append(arg)
+            i += 1
+        _reject_options(rest, name)
+        return Backup(_at_most_one_cluster(rest, name), host)
+    if name == "cancel":
+        if len(args) != 1:
+            raise UsageError("`/etcd cancel` needs exactly one run ID (shown on the run's message)", name)
+        if not RUN_ID.match(args[0]):
+            raise UsageError(f"`{args[0]}` is not a run ID; run IDs look like `r-7k2p9`", name)
+        return Cancel(args[0])
+    known = ", ".join(f"`{n}`" for n in USAGE)
+    raise UsageError(f"`{words[0]}` is not an etcdops command; the commands are {known}.")
