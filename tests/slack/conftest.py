@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from slack_bolt import Ack, App, BoltRequest, Respond, Say
+from slack_bolt import Ack, App, Respond, Say
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 
+from bot.http_server import BoltHttpServer
 from lab.slack import LocalSlackThread, SlackConfig, SlackDriver
 
 APPROVE_BLOCKS: list[dict[str, Any]] = [
@@ -135,49 +135,6 @@ def socket_mode_bot(app: App, app_token: str) -> Iterator[SocketModeHandler]:
         yield handler
     finally:
         handler.close()
-
-
-class BoltHttpServer:
-    """Serve a Bolt app over HTTP on 127.0.0.1:<ephemeral> (Bolt's dev server binds 0.0.0.0)."""
-
-    def __init__(self, app: App) -> None:
-        bolt = app
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length).decode()
-                query = self.path.partition("?")[2]
-                headers: dict[str, str | Sequence[str]] = {k.lower(): [v] for k, v in self.headers.items()}
-                resp = bolt.dispatch(BoltRequest(body=body, query=query, headers=headers))
-                payload = resp.body.encode()
-                self.send_response(resp.status)
-                for key, values in resp.headers.items():
-                    for value in values:
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/slack/events"
-
-    def __enter__(self) -> BoltHttpServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.thread.join(timeout=5)
-        self.server.server_close()
 
 
 @pytest.fixture
