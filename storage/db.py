@@ -1,0 +1,170 @@
+"""Engines and sessions built from a ``DATABASE_URL``.
+
+There is deliberately no module-level engine: the bot, the runner and the tests each build their own
+from a URL, so a test can point at a throwaway database and dispose it afterwards.
+
+SQLite (the embedded default) is tuned for several threads in one process: WAL so readers never block
+the writer, a busy timeout so a second writer waits instead of failing, and foreign keys on. The
+pysqlite driver's own transaction handling is switched off so that SQLAlchemy's ``begin`` really emits
+``BEGIN`` — and ``BEGIN IMMEDIATE`` when a service function needs the write lock up front (claims,
+votes), which is what makes those read-then-write sequences atomic on SQLite.
+
+PostgreSQL goes through psycopg 3 (``postgresql+psycopg://``); plain ``postgresql://`` is accepted and
+mapped to it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, Engine, create_engine, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlmodel import Session
+
+from storage.errors import InvalidDatabaseURLError
+
+DEFAULT_DATABASE_URL = "sqlite:///./etcdops.db"
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+IMMEDIATE_OPTION = "etcdops_sqlite_immediate"
+
+SessionFactory = Callable[[], Session]
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def database_url_from_env(environ: dict[str, str] | None = None) -> str:
+    """The configured ``DATABASE_URL``, or the SQLite file in the working directory."""
+    env = os.environ if environ is None else environ
+    return env.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def parse_database_url(url: str | URL) -> URL:
+    """Validate a database URL and normalise the driver; raise a readable error otherwise."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise InvalidDatabaseURLError(
+            f"DATABASE_URL {str(url)!r} is not a database URL; expected e.g. {DEFAULT_DATABASE_URL!r} "
+            "or 'postgresql+psycopg://user@host:5432/etcdops'"
+        ) from exc
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    if backend == "sqlite":
+        if driver != "pysqlite":
+            raise InvalidDatabaseURLError(f"SQLite driver {driver!r} is not supported; use 'sqlite:///path'")
+        return parsed
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            return parsed.set(drivername="postgresql+psycopg")
+        if driver != "psycopg":
+            raise InvalidDatabaseURLError(
+                f"PostgreSQL driver {driver!r} is not supported; use 'postgresql+psycopg://...'"
+            )
+        return parsed
+    raise InvalidDatabaseURLError(
+        f"database {backend!r} in DATABASE_URL is not supported; etcdops runs on SQLite or PostgreSQL"
+    )
+
+
+def make_engine(url: str | URL | None = None, *, echo: bool = False) -> Engine:
+    """Build an engine for ``url`` (default: ``DATABASE_URL`` from the environment)."""
+    parsed = parse_database_url(url if url is not None else database_url_from_env())
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, echo=echo, connect_args={"check_same_thread": False})
+        _tune_sqlite(engine)
+        return engine
+    return create_engine(parsed, echo=echo, pool_pre_ping=True)
+
+
+def _ensure_wal(cursor: Any) -> None:
+    """Switch the file to WAL (a persistent setting), retrying while another connection holds it.
+
+    Changing the journal mode needs the database to itself and does not wait on the busy timeout, so
+    several processes opening a brand-new file at once would otherwise fail with "database is locked".
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")  # an in-memory database keeps "memory": fine
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to SQLAlchemy (pysqlite would otherwise BEGIN lazily, and never
+        # IMMEDIATE), then set the pragmas that make a file database safe for several threads.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        _ensure_wal(cursor)
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get(IMMEDIATE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_session_factory(engine: Engine) -> SessionFactory:
+    """Sessions whose objects stay readable after the service function committed them."""
+
+    def factory() -> Session:
+        return Session(engine, expire_on_commit=False)
+
+    return factory
+
+
+def begin_write(session: Session) -> None:
+    """Start the session's transaction holding the write lock when the database needs it.
+
+    On SQLite this is ``BEGIN IMMEDIATE``: the transaction owns the single writer slot from its first
+    read, so a read-then-update (claim a run, count votes) cannot interleave with another writer.
+    PostgreSQL needs nothing here; callers lock rows with ``FOR UPDATE`` instead. If the session is
+    already inside a transaction it is committed first, because a transaction cannot be upgraded.
+    """
+    if session.in_transaction():
+        session.commit()
+    bind = session.get_bind()
+    if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
+        session.connection(execution_options={IMMEDIATE_OPTION: True})
+
+
+def writes(func: Callable[P, R]) -> Callable[P, R]:
+    """Run a service function as one write transaction on its keyword-only ``session``.
+
+    The transaction starts with :func:`begin_write` (so SQLite never fails upgrading a read lock to a
+    write lock under concurrency: it waits for the busy timeout instead), is rolled back if the
+    function raises (so a NotFoundError never leaves SQLite's write lock held), and is committed if
+    the function left anything uncommitted. A caller's open transaction is committed first.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        session = kwargs.get("session")
+        if not isinstance(session, Session):
+            raise TypeError(f"{func.__qualname__} needs session=<a sqlmodel Session>")
+        begin_write(session)
+        try:
+            result = func(*args, **kwargs)
+        except BaseException:
+            session.rollback()
+            raise
+        if session.in_transaction():
+            session.commit()
+        return result
+
+    return wrapper

@@ -1,0 +1,1 @@
+"""Alembic environment and revisions for the etcdops schema (applied by :func:`storage.migrate.migrate`)."""
