@@ -6,8 +6,10 @@ live state and says whether the work is already done, can safely be redone, or n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any, Protocol
 
 
 class Probe(StrEnum):
@@ -18,8 +20,11 @@ class Probe(StrEnum):
 
 @dataclass(frozen=True)
 class ProbeResult:
+    """A probe's verdict; with DONE, ``result`` is what the step would have returned (for later steps)."""
+
     verdict: Probe
     reason: str
+    result: dict[str, Any] | None = None
 
 
 class StepFailed(Exception):
@@ -28,3 +33,35 @@ class StepFailed(Exception):
     def __init__(self, message: str, *, retryable: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a step sees: its run, and the results of the steps before it (replayed from the journal)."""
+
+    run_id: str
+    cluster: str
+    params: dict[str, Any]
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One step of a procedure: what it does (``execute`` returns a JSON-able result, journaled) and how
+    to tell, after a crash, whether it already happened (``probe``; None means redoing it is harmless)."""
+
+    id: str
+    title: str
+    execute: Callable[[StepContext], dict[str, Any]]
+    probe: Callable[[StepContext], ProbeResult] | None = None
+    destructive: bool = False
+    attempts: int = 3
+
+
+class Procedure(Protocol):
+    name: str
+    destructive: bool
+
+    def steps(self, context: StepContext) -> list[StepSpec]: ...
+
+    def summary(self, context: StepContext) -> str: ...

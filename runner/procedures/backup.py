@@ -12,13 +12,17 @@ import datetime as dt
 import json
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.ports import Hosts, Kube
+from sqlmodel import Session
+
+from runner.ports import HostError, Hosts, Kube
 from runner.snapshots import check_snapshot, sha256_file
-from runner.steps import Probe, ProbeResult, StepFailed
+from runner.steps import Probe, ProbeResult, StepContext, StepFailed, StepSpec
+from storage import backups
 
 REMOTE_ROOT = "/home/core/etcdops-backups"
 BACKUP_SCRIPT = "/usr/local/bin/cluster-backup.sh"
@@ -236,3 +240,168 @@ def probe_copy(hosts: Hosts, taken: SnapshotOnHost, destination: Path) -> ProbeR
         if not on_host or sha256_file(local) != on_host[0]:
             return ProbeResult(Probe.REDO, f"{local} differs from the host's file")
     return ProbeResult(Probe.DONE, f"both files are already in {destination}")
+
+
+@dataclass(frozen=True)
+class ClusterClients:
+    """The adapters for one cluster, made from its clusters-file entry."""
+
+    kube: Kube
+    hosts: Hosts
+
+
+class BackupProcedure:
+    """The backup run as engine steps: preflight, snapshot (on the first healthy master that answers),
+    copy off, verify, record in the catalog. Each step after preflight has a probe."""
+
+    name = "backup"
+    destructive = False
+
+    def __init__(
+        self,
+        clients: Callable[[str], ClusterClients],
+        store_root: Callable[[str], Path],
+        sessions: Callable[[], Session],
+        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self._clients = clients
+        self._store_root = store_root
+        self._sessions = sessions
+        self._now = now
+
+    def steps(self, context: StepContext) -> list[StepSpec]:
+        clients = self._clients(context.cluster)
+        folder = remote_dir(context.run_id)
+        destination = self._store_root(context.cluster) / context.run_id
+
+        def preflight_step(ctx: StepContext) -> dict[str, Any]:
+            facts = gather_backup_facts(clients.kube, ctx.cluster)
+            problems = preflight(facts, self._now())
+            if problems:
+                raise StepFailed("; ".join(problems))
+            candidates = choose_hosts(facts, ctx.params.get("host"))
+            return {
+                "version": facts.openshift_version,
+                "proxy": facts.proxy,
+                "hosts": [m.ip for m in candidates],
+                "nodes": [m.node for m in candidates],
+            }
+
+        def snapshot_step(ctx: StepContext) -> dict[str, Any]:
+            facts = ctx.results["preflight"]
+            tried = []
+            for host in facts["hosts"]:
+                try:
+                    size = clients.hosts.run(
+                        host, ["stat", "-c", "%s", "/var/lib/etcd/member/snap/db"], sudo=True
+                    )
+                    db_size = int(size.stdout.strip()) if size.ok and size.stdout.strip().isdigit() else 0
+                    taken = take_snapshot(clients.hosts, host, folder, db_size=db_size, proxy=facts["proxy"])
+                except HostError as exc:
+                    tried.append(str(exc))
+                    continue
+                return {
+                    "host": host,
+                    "folder": folder,
+                    "snapshot": taken.snapshot,
+                    "resources": taken.resources,
+                }
+            raise StepFailed("no master could take the backup: " + "; ".join(tried), retryable=True)
+
+        def snapshot_probe(ctx: StepContext) -> ProbeResult:
+            for host in ctx.results["preflight"]["hosts"]:
+                try:
+                    verdict = probe_snapshot(clients.hosts, host, folder)
+                except HostError:
+                    continue
+                if verdict.verdict is Probe.DONE:
+                    found = locate_snapshot(clients.hosts, host, folder)
+                    return ProbeResult(
+                        Probe.DONE,
+                        verdict.reason,
+                        {
+                            "host": host,
+                            "folder": folder,
+                            "snapshot": found.snapshot,
+                            "resources": found.resources,
+                        },
+                    )
+            return ProbeResult(Probe.REDO, "no complete snapshot of this run on any master")
+
+        def on_host(ctx: StepContext) -> SnapshotOnHost:
+            taken = ctx.results["snapshot"]
+            return SnapshotOnHost(taken["host"], taken["folder"], taken["snapshot"], taken["resources"])
+
+        def copy_step(ctx: StepContext) -> dict[str, Any]:
+            copied = copy_off(clients.hosts, on_host(ctx), destination)
+            return {
+                "location": str(destination),
+                "snapshot_sha256": copied.snapshot_sha256,
+                "snapshot_size": copied.snapshot_size,
+                "resources_size": copied.resources_size,
+            }
+
+        def copy_probe(ctx: StepContext) -> ProbeResult:
+            verdict = probe_copy(clients.hosts, on_host(ctx), destination)
+            if verdict.verdict is not Probe.DONE:
+                return verdict
+            taken = on_host(ctx)
+            snapshot = destination / taken.snapshot
+            return ProbeResult(
+                Probe.DONE,
+                verdict.reason,
+                {
+                    "location": str(destination),
+                    "snapshot_sha256": sha256_file(snapshot),
+                    "snapshot_size": snapshot.stat().st_size,
+                    "resources_size": (destination / taken.resources).stat().st_size,
+                },
+            )
+
+        def verify_step(ctx: StepContext) -> dict[str, Any]:
+            taken = on_host(ctx)
+            check = check_snapshot(destination / taken.snapshot)
+            if not check.ok:
+                raise StepFailed(f"{taken.snapshot}: {check.reason}")
+            status = snapshot_status(clients.hosts, taken.host, f"{taken.folder}/{taken.snapshot}") or {}
+            return {"revision": status.get("revision"), "keys": status.get("totalKey")}
+
+        def catalog_step(ctx: StepContext) -> dict[str, Any]:
+            with self._sessions() as session:
+                existing = [
+                    b for b in backups.list_backups(ctx.cluster, session=session) if b.run_id == ctx.run_id
+                ]
+                if existing:
+                    return {"backup_id": existing[0].id}
+                taken, copied, verified = ctx.results["snapshot"], ctx.results["copy"], ctx.results["verify"]
+                entry = backups.record_backup(
+                    session=session,
+                    cluster=ctx.cluster,
+                    host=taken["host"],
+                    openshift_version=ctx.results["preflight"]["version"],
+                    snapshot_size=copied["snapshot_size"],
+                    snapshot_sha256=copied["snapshot_sha256"],
+                    location=copied["location"],
+                    snapshot_name=taken["snapshot"],
+                    resources_name=taken["resources"],
+                    resources_size=copied["resources_size"],
+                    etcd_revision=verified["revision"],
+                    key_count=verified["keys"],
+                    taken_at=self._now(),
+                    run_id=ctx.run_id,
+                )
+                assert entry.id is not None
+                backups.record_verification(entry.id, session=session, ok=True, detail="sha256 checked")
+                return {"backup_id": entry.id}
+
+        return [
+            StepSpec("preflight", "Preflight: cluster age, proxy, a Ready master", preflight_step),
+            StepSpec("snapshot", "cluster-backup.sh on a healthy master", snapshot_step, snapshot_probe),
+            StepSpec("copy", "Copy both files off the host and check them", copy_step, copy_probe),
+            StepSpec("verify", "Verify the snapshot's integrity hash and read its revision", verify_step),
+            StepSpec("catalog", "Record the backup in the catalog", catalog_step),
+        ]
+
+    def summary(self, context: StepContext) -> str:
+        taken = context.results.get("snapshot", {})
+        return f"backup {taken.get('snapshot', '?')} from {taken.get('host', '?')} stored and verified"

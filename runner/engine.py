@@ -1,0 +1,147 @@
+"""The runner's engine: claim a run, replay its journal, execute the remaining steps, never redo blindly.
+
+On every start of a run (first time or after the process was killed) the engine walks the procedure's
+steps in order:
+
+- a step the journal says succeeded is not run again: its recorded result is replayed;
+- a step that was started but never recorded finished is probed against live state: DONE records it
+  with the probe's result, REDO runs it again, ASK stops the run for a person to look;
+- any other step runs, with retries and exponential back-off for transient errors.
+
+Results are JSON in the journal, so a resumed run continues with exactly what the earlier steps found.
+Cancellation is checked between steps; the lease is renewed as steps complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session
+from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from runner.steps import Probe, Procedure, StepContext, StepFailed, StepSpec
+from storage import journal, runs
+from storage.models import RunStatus, StepStatus
+
+log = logging.getLogger(__name__)
+
+
+def _transient(exc: BaseException) -> bool:
+    return bool(getattr(exc, "retryable", False))
+
+
+@dataclass
+class Engine:
+    """Executes runs for the procedures it knows; ``sessions`` makes a database session per call."""
+
+    sessions: Callable[[], Session]
+    procedures: Mapping[str, Procedure]
+    worker: str
+    lease_seconds: float = 60.0
+    backoff_max: float = 8.0
+
+    def run_once(self) -> str | None:
+        """Claim and execute one run; returns its id, or None when nothing was waiting."""
+        with self.sessions() as session:
+            run = runs.claim_next_run(session=session, worker=self.worker, lease_seconds=self.lease_seconds)
+            if run is None:
+                return None
+            run_id = run.id
+        self.execute(run_id)
+        return run_id
+
+    def execute(self, run_id: str) -> None:
+        with self.sessions() as session:
+            run = runs.get_run(run_id, session=session)
+            procedure = self.procedures.get(run.procedure)
+            if procedure is None:
+                runs.finish_run(
+                    run_id,
+                    session=session,
+                    succeeded=False,
+                    error=f"this runner does not know the procedure {run.procedure!r}",
+                )
+                return
+            context = StepContext(run_id=run.id, cluster=run.cluster, params=dict(run.params or {}))
+            recorded = {s.seq: s for s in journal.steps_of(run_id, session=session)}
+        try:
+            plan = procedure.steps(context)
+        except StepFailed as exc:
+            self._fail(run_id, str(exc))
+            return
+        for seq, spec in enumerate(plan, start=1):
+            if self._cancelled(run_id):
+                log.info("run %s was cancelled before step %s", run_id, seq)
+                return
+            row = recorded.get(seq)
+            if row is not None and row.status == StepStatus.SUCCEEDED:
+                context.results[spec.id] = json.loads(row.output or "{}")
+                continue
+            if row is not None and row.status == StepStatus.STARTED and spec.probe is not None:
+                verdict = spec.probe(context)
+                log.info(
+                    "run %s step %s was interrupted; probe says %s: %s",
+                    run_id,
+                    seq,
+                    verdict.verdict,
+                    verdict.reason,
+                )
+                if verdict.verdict is Probe.DONE:
+                    result = verdict.result or {}
+                    self._finish_step(run_id, seq, StepStatus.SUCCEEDED, json.dumps(result))
+                    context.results[spec.id] = result
+                    continue
+                if verdict.verdict is Probe.ASK:
+                    self._fail(
+                        run_id,
+                        f"step {seq} ({spec.title}) was interrupted and needs a person: {verdict.reason}",
+                    )
+                    return
+            outcome = self._run_step(run_id, seq, spec, context)
+            if outcome is None:
+                return
+            context.results[spec.id] = outcome
+        with self.sessions() as session:
+            runs.finish_run(run_id, session=session, succeeded=True, worker=self.worker)
+            log.info("run %s succeeded: %s", run_id, procedure.summary(context))
+
+    def _run_step(self, run_id: str, seq: int, spec: StepSpec, context: StepContext) -> dict[str, Any] | None:
+        with self.sessions() as session:
+            journal.start_step(
+                run_id, seq, session=session, step_id=spec.id, title=spec.title, destructive=spec.destructive
+            )
+        retrying = Retrying(
+            stop=stop_after_attempt(max(1, spec.attempts)),
+            wait=wait_exponential(multiplier=0.5, max=self.backoff_max),
+            retry=retry_if_exception(_transient),
+            reraise=True,
+        )
+        try:
+            result = retrying(spec.execute, context)
+        except (StepFailed, RetryError, Exception) as exc:  # a step's failure ends its run, whatever it is
+            message = str(exc) or type(exc).__name__
+            self._finish_step(run_id, seq, StepStatus.FAILED, None, message)
+            self._fail(run_id, f"step {seq} ({spec.title}) failed: {message}")
+            return None
+        self._finish_step(run_id, seq, StepStatus.SUCCEEDED, json.dumps(result))
+        with self.sessions() as session:
+            runs.renew_lease(run_id, session=session, worker=self.worker, lease_seconds=self.lease_seconds)
+        return result
+
+    def _finish_step(
+        self, run_id: str, seq: int, status: StepStatus, output: str | None, error: str | None = None
+    ) -> None:
+        with self.sessions() as session:
+            journal.finish_step(run_id, seq, session=session, status=status, output=output, error=error)
+
+    def _fail(self, run_id: str, error: str) -> None:
+        with self.sessions() as session:
+            runs.finish_run(run_id, session=session, succeeded=False, error=error, worker=self.worker)
+
+    def _cancelled(self, run_id: str) -> bool:
+        with self.sessions() as session:
+            return runs.get_run(run_id, session=session).status == RunStatus.CANCELLED
