@@ -50,15 +50,19 @@ def test_replace_member_whose_machine_is_not_running(lab: Lab, tmp_path: Path) -
     etcdops("lab", "fault", "stop-machine", VICTIM)
     node = _unhealthy_member(lab)
     assert node == VICTIM
-    # 2.3: the machine is not running
-    states = lab.kubectl(
-        "get",
-        "machines",
-        "-A",
-        '-ojsonpath={range .items[*]}{@.status.nodeRef.name}{"\\t"}'
-        '{@.status.providerStatus.instanceState}{"\\n"}',
-    )
-    assert f"{VICTIM}\tstopped" in states
+
+    # 2.3: the machine is not running (the machine API reports it within a moment)
+    def machine_states() -> str | None:
+        states = lab.kubectl(
+            "get",
+            "machines",
+            "-A",
+            '-ojsonpath={range .items[*]}{@.status.nodeRef.name}{"\\t"}'
+            '{@.status.providerStatus.instanceState}{"\\n"}',
+        )
+        return states if f"{VICTIM}\tstopped" in states else None
+
+    wait_for("the machine to show stopped", machine_states, 30, 0.5)
     wait_for(
         "the unreachable taint",
         lambda: (

@@ -31,6 +31,7 @@ def test_status_when_healthy_with_a_stopped_machine_and_without_quorum(lab: Lab)
         wait_for(
             "the operator to notice", lambda: "is unhealthy" in lab.condition("etcd", "EtcdMembersAvailable")
         )
+        wait_for("the node to go NotReady", lambda: "NotReady" in lab.kubectl("get", "nodes"))
         started = time.monotonic()
         degraded = gather_status(
             kube, "lab", _now(), last_backup_at=_now() - dt.timedelta(hours=3, minutes=1)
