@@ -12,7 +12,7 @@ from importlib import resources
 import yaml
 
 from lab.credentials import Credentials
-from lab.installer import write_atomically
+from lab.installer import etcd_revision_files, write_atomically, write_files
 from lab.manifests import RESOURCES, Runtime, restore_etcd_pod
 from lab.paths import HOST_PRIVATE_PATHS, LabPaths
 from lab.pki import KeyPair, new_ssh_key
@@ -103,13 +103,7 @@ def sync_etcd_certs(
     """
     hp = paths.host(host.name)
     base = hp.inside(ETCD_CERTS)
-    ca = creds.etcd_signer.cert_pem
-    write_atomically(base / "configmaps/etcd-serving-ca/ca-bundle.crt", ca)
-    write_atomically(base / "configmaps/etcd-peer-client-ca/ca-bundle.crt", ca)
-    for node, pairs in node_certs.items():
-        for kind, pair in pairs.items():
-            write_atomically(base / f"secrets/etcd-all-certs/{kind}-{node}.crt", pair.cert_pem)
-            write_atomically(base / f"secrets/etcd-all-certs/{kind}-{node}.key", pair.key_pem, 0o600)
+    write_files(base, etcd_revision_files(node_certs, creds.etcd_signer.cert_pem))
     env = {
         "ETCDCTL_API": "3",
         "ETCDCTL_CACERT": f"{ETCD_CERTS}/configmaps/etcd-serving-ca/ca-bundle.crt",

@@ -27,6 +27,14 @@ def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
     os.replace(tmp, path)
 
 
+def write_files(folder: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` (paths relative to ``folder``); keys and tokens under ``secrets/`` get mode 600."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for relative, data in files.items():
+        secret = relative.startswith("secrets/") and relative.endswith((".key", ".csv"))
+        write_atomically(folder / relative, data, 0o600 if secret else 0o644)
+
+
 def write_manifest(host: HostPaths, operand: str, pod: dict[str, Any]) -> None:
     """Put a pod manifest in the kubelet's folder (the kubelet starts or restarts that pod)."""
     write_atomically(
@@ -45,10 +53,7 @@ def install_revision(
 ) -> Path:
     """Write revision ``revision`` of ``operand``: ``files`` are paths relative to the revision folder."""
     folder = host.inside(resource_dir(operand, revision))
-    folder.mkdir(parents=True, exist_ok=True)
-    for relative, data in files.items():
-        secret = relative.startswith("secrets/") and relative.endswith((".key", "tls.key", ".csv"))
-        write_atomically(folder / relative, data, 0o600 if secret else 0o644)
+    write_files(folder, files)
     write_atomically(folder / manifest_file(operand), yaml.safe_dump(pod, sort_keys=False).encode())
     if activate:
         write_manifest(host, operand, pod)
