@@ -23,6 +23,7 @@ from lab.controllers.static_pods import master_hosts, node_secrets, set_conditio
 from lab.etcdclient import EtcdError, Member
 from lab.hostsetup import sync_etcd_certs
 from lab.kube.errors import AlreadyExists, ApiError, NotFound
+from lab.pki import KeyPair
 from lab.topology import ETCD_NAMESPACE, HostSpec
 
 if TYPE_CHECKING:
@@ -76,8 +77,10 @@ class EtcdOperator:
 
     async def sync(self, sup: Supervisor) -> None:
         masters = await master_hosts(sup)
-        await self._sign_node_certs(sup, masters)
-        await self._sync_cert_folders(sup)
+        certs = await node_secrets(sup)
+        if await self._sign_node_certs(sup, masters, certs):
+            certs = await node_secrets(sup)
+        await self._sync_cert_folders(sup, certs)
         etcd = sup.access.etcd
         members = list(await etcd.member_list())
         healthy_list = await asyncio.gather(
@@ -87,8 +90,11 @@ class EtcdOperator:
         await self._report(sup, members, healthy)
         await self._scale_up(sup, masters, members, healthy)
 
-    async def _sign_node_certs(self, sup: Supervisor, masters: list[HostSpec]) -> None:
-        have = await node_secrets(sup)
+    async def _sign_node_certs(
+        self, sup: Supervisor, masters: list[HostSpec], have: dict[str, dict[str, KeyPair]]
+    ) -> bool:
+        """Sign certificates for masters without them; True when any secret was made."""
+        signed = False
         for host in masters:
             if host.node in have:
                 continue
@@ -99,9 +105,10 @@ class EtcdOperator:
                         "secrets", ETCD_NAMESPACE, objects.tls_secret(f"{kind}-{host.node}", pair, host.node)
                     )
             log.info("signed etcd certificates for %s", host.node)
+            signed = True
+        return signed
 
-    async def _sync_cert_folders(self, sup: Supervisor) -> None:
-        certs = await node_secrets(sup)
+    async def _sync_cert_folders(self, sup: Supervisor, certs: dict[str, dict[str, KeyPair]]) -> None:
         digest = hashlib.sha256(
             b"".join(p.cert_pem for node in sorted(certs) for p in certs[node].values())
         ).hexdigest()

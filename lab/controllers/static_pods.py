@@ -113,9 +113,9 @@ class StaticPodOperator:
         self.plural = objects.OPERATOR_RESOURCES[operand][0]
         self.waiting_since: dict[str, float] = {}
 
-    async def inputs(self, sup: Supervisor, masters: list[HostSpec]) -> str:
+    def inputs(self, masters: list[HostSpec], certs: dict[str, dict[str, KeyPair]]) -> str:
+        """What a revision of this operand is made from; a change makes a new revision."""
         if self.operand == "etcd":
-            certs = await node_secrets(sup)
             blob = "|".join(
                 f"{h.node}:{hashlib.sha256(certs[h.node]['etcd-peer'].cert_pem).hexdigest()[:12]}"
                 for h in masters
@@ -140,13 +140,12 @@ class StaticPodOperator:
         every_master = sorted((r.spec for r in sup.state.hosts), key=lambda h: h.ip)
         annotations = obj["metadata"].get("annotations") or {}
         reason = (obj.get("spec") or {}).get("forceRedeploymentReason") or ""
-        inputs = await self.inputs(sup, every_master)
+        certs = await node_secrets(sup) if self.operand == "etcd" else {}
+        if self.operand == "etcd" and not all(h.node in certs for h in every_master):
+            return  # the cert signer has not made this node's secrets yet
+        inputs = self.inputs(every_master, certs)
         status = obj.get("status") or {}
         latest = int(status.get("latestAvailableRevision") or 1)
-        if self.operand == "etcd":
-            signed = await node_secrets(sup)
-            if not all(h.node in signed for h in every_master):
-                return  # the cert signer has not made this node's secrets yet
         if (
             annotations.get(OBSERVED_REASON, "") != reason
             or annotations.get(OBSERVED_INPUTS, inputs) != inputs
@@ -176,11 +175,16 @@ class StaticPodOperator:
         current = {node: rev for node, rev in recorded.items() if node in known}
         for host in masters:
             current.setdefault(host.node, 0)
-        await self._roll(sup, masters, current, latest)
+        await self._roll(sup, masters, current, latest, certs)
         await self._write_status(sup, latest, current)
 
     async def _roll(
-        self, sup: Supervisor, masters: list[HostSpec], current: dict[str, int], latest: int
+        self,
+        sup: Supervisor,
+        masters: list[HostSpec],
+        current: dict[str, int],
+        latest: int,
+        certs: dict[str, dict[str, KeyPair]],
     ) -> None:
         """Advance the rollout by at most one node; ``current`` is updated in place."""
         for host in masters:
@@ -188,7 +192,7 @@ class StaticPodOperator:
                 continue
             started = self.waiting_since.get(host.node)
             if started is None:
-                await self._install(sup, host, latest, masters)
+                await self._install(sup, host, latest, masters, certs)
                 self.waiting_since[host.node] = time.monotonic()
                 return
             if (
@@ -200,11 +204,17 @@ class StaticPodOperator:
                 continue
             return
 
-    async def _install(self, sup: Supervisor, host: HostSpec, revision: int, masters: list[HostSpec]) -> None:
+    async def _install(
+        self,
+        sup: Supervisor,
+        host: HostSpec,
+        revision: int,
+        masters: list[HostSpec],
+        certs: dict[str, dict[str, KeyPair]],
+    ) -> None:
         log.info("installer: %s revision %s on %s", self.operand, revision, host.node)
         if self.operand == "etcd":
             members = await etcd_member_hosts(sup, masters)
-            certs = await node_secrets(sup)
             await asyncio.to_thread(
                 install_etcd, sup.paths, sup.runtime, sup.creds, host, revision, members, certs
             )
