@@ -231,15 +231,37 @@ def copy_off(hosts: Hosts, taken: SnapshotOnHost, destination: Path) -> CopiedBa
     )
 
 
+def copy_result(
+    destination: Path, snapshot_sha256: str, snapshot_size: int, resources_size: int
+) -> dict[str, Any]:
+    """What the copy step hands on (journaled): where the files are, and the snapshot's checksum."""
+    return {
+        "location": str(destination),
+        "snapshot_sha256": snapshot_sha256,
+        "snapshot_size": snapshot_size,
+        "resources_size": resources_size,
+    }
+
+
 def probe_copy(hosts: Hosts, taken: SnapshotOnHost, destination: Path) -> ProbeResult:
+    """Done when both local copies match the host's files; the result is the copy step's, from the
+    hashes just computed (a large snapshot is read once)."""
+    hashes = {}
     for name in (taken.snapshot, taken.resources):
         local = destination / name
         if not local.exists():
             return ProbeResult(Probe.REDO, f"{local} is missing")
         on_host = hosts.run(taken.host, ["sha256sum", f"{taken.folder}/{name}"], sudo=True).stdout.split()
-        if not on_host or sha256_file(local) != on_host[0]:
+        hashes[name] = sha256_file(local)
+        if not on_host or hashes[name] != on_host[0]:
             return ProbeResult(Probe.REDO, f"{local} differs from the host's file")
-    return ProbeResult(Probe.DONE, f"both files are already in {destination}")
+    result = copy_result(
+        destination,
+        hashes[taken.snapshot],
+        (destination / taken.snapshot).stat().st_size,
+        (destination / taken.resources).stat().st_size,
+    )
+    return ProbeResult(Probe.DONE, f"both files are already in {destination}", result)
 
 
 @dataclass(frozen=True)
@@ -334,29 +356,12 @@ class BackupProcedure:
 
         def copy_step(ctx: StepContext) -> dict[str, Any]:
             copied = copy_off(clients.hosts, on_host(ctx), destination)
-            return {
-                "location": str(destination),
-                "snapshot_sha256": copied.snapshot_sha256,
-                "snapshot_size": copied.snapshot_size,
-                "resources_size": copied.resources_size,
-            }
+            return copy_result(
+                destination, copied.snapshot_sha256, copied.snapshot_size, copied.resources_size
+            )
 
         def copy_probe(ctx: StepContext) -> ProbeResult:
-            verdict = probe_copy(clients.hosts, on_host(ctx), destination)
-            if verdict.verdict is not Probe.DONE:
-                return verdict
-            taken = on_host(ctx)
-            snapshot = destination / taken.snapshot
-            return ProbeResult(
-                Probe.DONE,
-                verdict.reason,
-                {
-                    "location": str(destination),
-                    "snapshot_sha256": sha256_file(snapshot),
-                    "snapshot_size": snapshot.stat().st_size,
-                    "resources_size": (destination / taken.resources).stat().st_size,
-                },
-            )
+            return probe_copy(clients.hosts, on_host(ctx), destination)
 
         def verify_step(ctx: StepContext) -> dict[str, Any]:
             taken = on_host(ctx)
