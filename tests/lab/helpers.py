@@ -56,40 +56,46 @@ class Lab:
     def kubeconfig(self) -> Path:
         return self.root / "kubeconfig"
 
-    def kubectl(self, *args: str, check: bool = True, timeout: float = 30) -> str:
+    def kubectl(self, *args: str, check: bool = True, timeout: float = 30, with_stderr: bool = False) -> str:
+        """``kubectl`` with the lab's kubeconfig; ``with_stderr`` returns what a terminal shows."""
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
         done = subprocess.run(
             ["kubectl", *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
         )
         if check and done.returncode != 0:
             raise subprocess.CalledProcessError(done.returncode, done.args, done.stdout, done.stderr)
-        return done.stdout
+        return done.stdout + done.stderr if with_stderr else done.stdout
 
     def kubectl_json(self, *args: str) -> Any:
         return json.loads(self.kubectl(*args, "-o", "json"))
 
+    def ssh_argv(
+        self,
+        ip: str,
+        command: str,
+        *,
+        known_hosts: Path | None = None,
+        key: bool = True,
+        options: tuple[str, ...] = (),
+    ) -> list[str]:
+        """``ssh core@<ip> <command>`` verifying the host key against ``known_hosts`` (the lab's by default),
+        never adding one; ``key=False`` offers no key, ``options`` are more ``-o`` settings."""
+        argv = ["ssh", *(["-i", str(self.root / "ssh/id_ed25519")] if key else [])]
+        settings = (
+            f"UserKnownHostsFile={known_hosts or self.root / 'ssh/known_hosts'}",
+            "StrictHostKeyChecking=yes",
+            "BatchMode=yes",
+            "ConnectTimeout=5",
+            *options,
+        )
+        for setting in settings:
+            argv += ["-o", setting]
+        return [*argv, f"core@{ip}", command]
+
     def ssh(self, ip: str, command: str, *, check: bool = True, timeout: float = 120) -> str:
-        """``ssh core@<ip> <command>`` with the lab's key, verifying the host key (never auto-adding)."""
+        """Run ``command`` on a master as ``core``; returns what the terminal shows."""
         done = subprocess.run(
-            [
-                "ssh",
-                "-i",
-                str(self.root / "ssh/id_ed25519"),
-                "-o",
-                f"UserKnownHostsFile={self.root / 'ssh/known_hosts'}",
-                "-o",
-                "StrictHostKeyChecking=yes",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "ConnectTimeout=5",
-                f"core@{ip}",
-                command,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
+            self.ssh_argv(ip, command), capture_output=True, text=True, timeout=timeout, check=False
         )
         if check and done.returncode != 0:
             raise subprocess.CalledProcessError(done.returncode, done.args, done.stdout, done.stderr)
@@ -98,18 +104,9 @@ class Lab:
     def etcdctl(self, pod: str, *args: str, check: bool = True) -> str:
         """``oc rsh -n openshift-etcd <pod>`` then ``etcdctl ...``: what the terminal shows (etcdctl 3.4
         prints ``endpoint health`` on stderr)."""
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
-        done = subprocess.run(
-            ["kubectl", "exec", "-n", ETCD_NS, pod, "--", "etcdctl", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            check=False,
+        return self.kubectl(
+            "exec", "-n", ETCD_NS, pod, "--", "etcdctl", *args, check=check, timeout=60, with_stderr=True
         )
-        if check and done.returncode != 0:
-            raise subprocess.CalledProcessError(done.returncode, done.args, done.stdout, done.stderr)
-        return done.stdout + done.stderr
 
     def condition(self, resource: str, kind: str, field: str = "message") -> str:
         path = f'{{range .items[0].status.conditions[?(@.type=="{kind}")]}}{{.{field}}}{{end}}'

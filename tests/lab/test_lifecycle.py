@@ -67,70 +67,28 @@ def test_each_host_has_its_own_paths_and_name(lab: Lab) -> None:
 
 
 def test_ssh_is_key_only_and_host_keys_are_verified(lab: Lab, tmp_path: Path) -> None:
-    key = lab.root / "ssh/id_ed25519"
+    def attempt(
+        known_hosts: Path, *, key: bool = True, options: tuple[str, ...] = ()
+    ) -> subprocess.CompletedProcess[str]:
+        argv = lab.ssh_argv(HOSTS[0], "true", known_hosts=known_hosts, key=key, options=options)
+        return subprocess.run(argv, capture_output=True, text=True, check=False)
+
     strangers = tmp_path / "known_hosts"
     strangers.write_text("")
-    unknown_host = subprocess.run(
-        [
-            "ssh",
-            "-i",
-            str(key),
-            "-o",
-            f"UserKnownHostsFile={strangers}",
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            "BatchMode=yes",
-            f"core@{HOSTS[0]}",
-            "true",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    unknown_host = attempt(strangers)
     assert unknown_host.returncode != 0 and "Host key verification failed" in unknown_host.stderr
     wrong = (lab.root / "ssh/known_hosts").read_text().replace(HOSTS[0], "#").replace(HOSTS[1], HOSTS[0])
     strangers.write_text(wrong)
-    changed = subprocess.run(
-        [
-            "ssh",
-            "-i",
-            str(key),
-            "-o",
-            f"UserKnownHostsFile={strangers}",
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            "BatchMode=yes",
-            f"core@{HOSTS[0]}",
-            "true",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    changed = attempt(strangers)
     assert changed.returncode != 0 and "HOST IDENTIFICATION HAS CHANGED" in changed.stderr
-    no_key = subprocess.run(
-        [
-            "ssh",
-            "-o",
-            f"UserKnownHostsFile={lab.root / 'ssh/known_hosts'}",
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            "BatchMode=yes",
-            "-o",
+    no_key = attempt(
+        lab.root / "ssh/known_hosts",
+        key=False,
+        options=(
             "IdentitiesOnly=yes",
-            "-o",
             "IdentityFile=/dev/null",
-            "-o",
             "PreferredAuthentications=password,keyboard-interactive",
-            f"core@{HOSTS[0]}",
-            "true",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+        ),
     )
     assert no_key.returncode != 0 and "Permission denied" in no_key.stderr
 
