@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.settings import Settings
-from handlers import etcd_command
+from handlers import cancel, etcd_command
+from handlers.deps import BotDeps
 
 
 class MissingSetting(ValueError):
     """A setting the chosen mode needs is not set; the message names it and where to set it."""
-
-
-@dataclass(frozen=True)
-class BotDeps:
-    settings: Settings
 
 
 def build_app(deps: BotDeps, *, http: bool = False) -> App:
@@ -32,4 +25,5 @@ def build_app(deps: BotDeps, *, http: bool = False) -> App:
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     app = App(client=client, signing_secret=secret, request_verification_enabled=http)
     etcd_command.register(app, deps)
+    cancel.register(app, deps)
     return app

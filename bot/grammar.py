@@ -20,6 +20,7 @@ USAGE = {
     "backup": "/etcd backup [CLUSTER] [--host NODE]",
     "backups": "/etcd backups [CLUSTER]",
     "cancel": "/etcd cancel RUN_ID",
+    "use": "/etcd use CLUSTER",
 }
 SUMMARY = {
     "help": "show this help, or one command's",
@@ -27,6 +28,7 @@ SUMMARY = {
     "backup": "take an etcd backup on one healthy master (seed 1.1) and copy it off the cluster",
     "backups": "list the backups taken so far",
     "cancel": "cancel a run that has not finished",
+    "use": "make CLUSTER this channel's default, so commands here need not name it",
 }
 
 
@@ -66,7 +68,12 @@ class Cancel:
     run_id: str
 
 
-Command = Help | Status | Backup | Backups | Cancel
+@dataclass(frozen=True)
+class Use:
+    cluster: str
+
+
+Command = Help | Status | Backup | Backups | Cancel | Use
 
 
 def _cluster(value: str, command: str) -> str:
@@ -138,5 +145,10 @@ def parse(text: str) -> Command:
         if not RUN_ID.match(args[0]):
             raise UsageError(f"`{args[0]}` is not a run ID; run IDs look like `r-7k2p9`", name)
         return Cancel(args[0])
+    if name == "use":
+        _reject_options(args, name)
+        if len(args) != 1:
+            raise UsageError("`/etcd use` needs exactly one cluster name", name)
+        return Use(_cluster(args[0], name))
     known = ", ".join(f"`{n}`" for n in USAGE)
     raise UsageError(f"`{words[0]}` is not an etcdops command; the commands are {known}.")

@@ -23,3 +23,10 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(default=DEFAULT_SLACK_API_URL, description="Slack Web API base URL")
     database_url: str = Field(default=DEFAULT_DATABASE_URL, description="SQLAlchemy URL of the database")
     etcdops_clusters: Path = Field(default=Path("clusters.yaml"), description="Path of the clusters file")
+    etcdops_worker: str | None = Field(
+        default=None, description="This runner's name (default etcdops@HOSTNAME); one process per name"
+    )
+    etcdops_run_lease_seconds: float = Field(
+        default=60.0, gt=0, description="How long a killed runner's runs wait before another takes them"
+    )
+    etcdops_runner_workers: int = Field(default=4, ge=1, description="Runs executed at the same time")

@@ -1,32 +1,57 @@
-"""The ``/etcd`` slash command: parse, answer at once, and hand real work to the runner.
+"""The ``/etcd`` slash command: parse, record, and answer within Slack's 3 seconds.
 
-The listener never touches a cluster: it validates the text, replies within Slack's 3 seconds, and (as
-the runner lands) records a run. Usage mistakes get an ephemeral message with the right usage.
+The listener never touches a cluster: it validates the text, hands the typed command to its
+subcommand's handler (which at most records a run for the runner, or reads the database) and acks
+with the handler's reply. Usage mistakes and unknown clusters get an ephemeral message saying what to
+type instead; an unexpected failure is logged and told to the user, never swallowed.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.grammar import Help, UsageError, help_text, parse
+from bot.grammar import Backup, Backups, Cancel, Command, Help, Status, UsageError, Use, help_text, parse
+from bot.targets import UnknownCluster
+from handlers import backup, backups, cancel, status, use
+from handlers.deps import BotDeps, Reply, Request
+
+log = logging.getLogger(__name__)
+
+HANDLERS: dict[type, Callable[[Any, Request, BotDeps], Reply]] = {
+    Status: status.handle,
+    Backup: backup.handle,
+    Backups: backups.handle,
+    Cancel: cancel.handle,
+    Use: use.handle,
+}
 
 
-def register(app: App, deps: Any) -> None:
+def answer(text: str, request: Request, deps: BotDeps) -> Reply:
+    """The reply to ``/etcd text`` typed by ``request.user_id`` in ``request.channel_id``."""
+    try:
+        parsed: Command = parse(text)
+    except UsageError as exc:
+        return Reply(f":warning: {exc}")
+    if isinstance(parsed, Help):
+        return Reply(help_text(parsed.topic))
+    try:
+        return HANDLERS[type(parsed)](parsed, request, deps)
+    except UnknownCluster as exc:
+        return Reply(f":warning: {exc}")
+    except Exception:
+        log.exception("/etcd %s failed", text.split()[0] if text.split() else "")
+        return Reply(
+            ":x: etcdops could not record that command (see the bot's log); nothing was started. "
+            "Try again in a moment."
+        )
+
+
+def register(app: App, deps: BotDeps) -> None:
     @app.command("/etcd")
     def etcd(ack: Ack, command: dict[str, Any]) -> None:
-        try:
-            parsed = parse(command.get("text") or "")
-        except UsageError as exc:
-            ack(response_type="ephemeral", text=f":warning: {exc}")
-            return
-        if isinstance(parsed, Help):
-            ack(response_type="ephemeral", text=help_text(parsed.topic))
-            return
-        name = (command.get("text") or "").split()[0]
-        ack(
-            response_type="ephemeral",
-            text=f"`/etcd {name}` is understood, but this build cannot run it yet: "
-            "the runner that executes it is still being built.",
-        )
+        reply = answer(command.get("text") or "", Request.from_command(command), deps)
+        ack(**reply.ack_kwargs())

@@ -14,9 +14,11 @@ Cancellation is checked between steps; the lease is renewed as steps complete.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,9 +72,11 @@ class Engine:
             recorded = {s.seq: s for s in journal.steps_of(run_id, session=session)}
         try:
             plan = procedure.steps(context)
-        except StepFailed as exc:
-            self._fail(run_id, str(exc))
+        except Exception as exc:  # a plan that cannot be made ends the run with the reason, not a crash
+            self._fail(run_id, f"cannot plan {run.procedure}: {exc}")
             return
+        with self.sessions() as session:
+            journal.plan_steps(run_id, [(s.id, s.title, s.destructive) for s in plan], session=session)
         for seq, spec in enumerate(plan, start=1):
             if self._cancelled(run_id):
                 log.info("run %s was cancelled before step %s", run_id, seq)
@@ -105,9 +109,10 @@ class Engine:
             if outcome is None:
                 return
             context.results[spec.id] = outcome
+        summary = procedure.summary(context)
         with self.sessions() as session:
-            runs.finish_run(run_id, session=session, succeeded=True, worker=self.worker)
-            log.info("run %s succeeded: %s", run_id, procedure.summary(context))
+            runs.finish_run(run_id, session=session, succeeded=True, worker=self.worker, result=summary)
+        log.info("run %s succeeded: %s", run_id, summary)
 
     def _run_step(self, run_id: str, seq: int, spec: StepSpec, context: StepContext) -> dict[str, Any] | None:
         with self.sessions() as session:
@@ -121,7 +126,8 @@ class Engine:
             reraise=True,
         )
         try:
-            result = retrying(spec.execute, context)
+            with self._heartbeat(run_id):
+                result = retrying(spec.execute, context)
         except (StepFailed, RetryError, Exception) as exc:  # a step's failure ends its run, whatever it is
             message = str(exc) or type(exc).__name__
             self._finish_step(run_id, seq, StepStatus.FAILED, None, message)
@@ -131,6 +137,30 @@ class Engine:
         with self.sessions() as session:
             runs.renew_lease(run_id, session=session, worker=self.worker, lease_seconds=self.lease_seconds)
         return result
+
+    @contextlib.contextmanager
+    def _heartbeat(self, run_id: str) -> Iterator[None]:
+        """Keep the run's lease alive while a long step (a large snapshot, a restore) is running, so no
+        other runner takes over a run that is merely slow; a killed process stops renewing at once."""
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(self.lease_seconds / 3):
+                try:
+                    with self.sessions() as session:
+                        runs.renew_lease(
+                            run_id, session=session, worker=self.worker, lease_seconds=self.lease_seconds
+                        )
+                except Exception:  # a missed renewal is retried at the next beat
+                    log.warning("run %s: could not renew the lease", run_id, exc_info=True)
+
+        beat = threading.Thread(target=renew, name=f"lease-{run_id}", daemon=True)
+        beat.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            beat.join()
 
     def _finish_step(
         self, run_id: str, seq: int, status: StepStatus, output: str | None, error: str | None = None

@@ -31,6 +31,36 @@ def bound_output(output: str | None, limit: int = OUTPUT_LIMIT) -> str | None:
 
 
 @writes
+def plan_steps(run_id: str, planned: Sequence[tuple[str, str, bool]], *, session: Session) -> bool:
+    """Record the run's plan — ``(step_id, title, destructive)`` per step, in order — as pending steps,
+    so everyone sees what will happen before it does. Steps already journaled are left alone; True when
+    anything new was recorded (with a ``run.planned`` event)."""
+    run = session.get(Run, run_id)
+    if run is None:
+        raise NotFoundError(f"no run {run_id!r}")
+    known = {s.seq for s in session.exec(select(StepRun).where(StepRun.run_id == run_id)).all()}
+    added = 0
+    for seq, (step_id, title, destructive) in enumerate(planned, start=1):
+        if seq not in known:
+            session.add(
+                StepRun(run_id=run_id, seq=seq, step_id=step_id, title=title, destructive=destructive)
+            )
+            added += 1
+    if added:
+        add_event(
+            session=session,
+            kind="run.planned",
+            summary=f"{run.procedure} on {run.cluster} ({run_id}): {len(planned)} steps planned",
+            cluster=run.cluster,
+            run_id=run_id,
+            incident_id=run.incident_id,
+            details={"steps": [step_id for step_id, _, _ in planned]},
+        )
+    session.commit()
+    return added > 0
+
+
+@writes
 def start_step(
     run_id: str,
     seq: int,

@@ -12,6 +12,7 @@
 | ``incident_channel`` | a channel following an incident (several may)                               |
 | ``cluster_lock``   | the one destructive run a cluster may have at a time                           |
 | ``channel_default``| the cluster a channel's commands target when none is named                    |
+| ``relay_cursor``   | how far a reader (the Slack relay) has got in the timeline                     |
 
 Timestamps are stored through :class:`UTCDateTime`, so they come back timezone-aware in UTC on both
 SQLite (which has no time zones) and PostgreSQL. Status and kind values are plain strings (with the
@@ -139,6 +140,7 @@ class Run(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, max_length=100)
     lease_until: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     error: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    result: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
     cancelled_by: str | None = Field(default=None, max_length=64)
     plan_hash: str | None = Field(default=None, max_length=64)
     slack_ts: str | None = Field(default=None, max_length=32)
@@ -240,3 +242,13 @@ class ChannelDefault(SQLModel, table=True):
     cluster: str = Field(max_length=100)
     set_by: str | None = Field(default=None, max_length=64)
     set_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class RelayCursor(SQLModel, table=True):
+    """The id of the last timeline event a reader has handled, so a restart neither repeats nor skips."""
+
+    __tablename__ = "relay_cursor"
+
+    name: str = Field(primary_key=True, max_length=64)
+    position: int = Field(default=0, sa_column=Column(BigInteger(), nullable=False))
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))

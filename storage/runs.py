@@ -194,6 +194,32 @@ def renew_lease(
 
 
 @writes
+def release_claims_of(worker: str, *, session: Session) -> Sequence[str]:
+    """End the leases ``worker`` holds, so its runs can be claimed (resumed) at once.
+
+    Called by a runner when it starts: a run still claimed under its own name was left by an earlier
+    process of the same worker that died, and waiting for that lease to run out would only delay the
+    resume. Each worker name must belong to one process at a time.
+    """
+    held = session.exec(
+        select(Run).where(Run.claimed_by == worker, col(Run.status).in_(list(ACTIVE_RUN_STATUSES)))
+    ).all()
+    for run in held:
+        run.lease_until = None if run.status == RunStatus.PENDING else utcnow() - dt.timedelta(seconds=1)
+        session.add(run)
+    session.commit()
+    return [run.id for run in held]
+
+
+def active_runs(*, session: Session, cluster: str, procedure: str | None = None) -> Sequence[Run]:
+    """Runs of the cluster that have not finished (optionally of one procedure), oldest first."""
+    statement = select(Run).where(Run.cluster == cluster, col(Run.status).in_(list(ACTIVE_RUN_STATUSES)))
+    if procedure is not None:
+        statement = statement.where(Run.procedure == procedure)
+    return session.exec(statement.order_by(col(Run.created_at))).all()
+
+
+@writes
 def set_run_status(run_id: str, status: RunStatus, *, session: Session, plan_hash: str | None = None) -> Run:
     """Move an active run between running and waiting_approval (and record its plan hash).
 
@@ -234,13 +260,20 @@ def finish_run(
     succeeded: bool,
     error: str | None = None,
     worker: str | None = None,
+    result: str | None = None,
 ) -> Run:
-    """Mark a run succeeded or failed, drop its lease and its cluster lock, and say so on the timeline."""
+    """Mark a run succeeded or failed (with its one-line ``result``), drop its lease and its cluster
+    lock, and say so on the timeline. A run cancelled meanwhile stays cancelled: the person who
+    stopped it is told the truth, not the outcome of the step that was already under way."""
     run = get_run(run_id, session=session)
+    if run.status == RunStatus.CANCELLED:
+        session.commit()
+        return run
     now = utcnow()
     run.status = RunStatus.SUCCEEDED if succeeded else RunStatus.FAILED
     run.finished_at = now
     run.error = error
+    run.result = result
     run.lease_until = None
     session.add(run)
     _release_locks_of(run, session)

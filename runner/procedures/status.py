@@ -11,12 +11,16 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
+from sqlmodel import Session
 
 from runner.ports import ApiUnreachable, Kube
+from runner.steps import StepContext, StepSpec
+from storage import backups
 
 ETCD_NS = "openshift-etcd"
 HEALTH_TIMEOUT = "3s"
@@ -288,3 +292,41 @@ def render_status(status: ClusterStatus) -> tuple[str, list[dict[str, Any]]]:
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{certs} · {backup}"}]},
     ]
     return text, blocks
+
+
+class StatusProcedure:
+    """``/etcd status`` as a read-only run of one step: gather, then render the report the relay posts.
+
+    Running it through the runner (not in the Slack listener) keeps the listener's ack instant whatever
+    the cluster does, and puts every status check on the timeline like any other run.
+    """
+
+    name = "status"
+    destructive = False
+
+    def __init__(
+        self,
+        kube: Callable[[str], Kube],
+        sessions: Callable[[], Session],
+        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self._kube = kube
+        self._sessions = sessions
+        self._now = now
+
+    def steps(self, context: StepContext) -> list[StepSpec]:
+        def gather(ctx: StepContext) -> dict[str, Any]:
+            with self._sessions() as session:
+                last = backups.latest_verified_backup(ctx.cluster, session=session)
+            status = gather_status(
+                self._kube(ctx.cluster), ctx.cluster, self._now(), last.taken_at if last else None
+            )
+            text, blocks = render_status(status)
+            return {"healthy": status.healthy, "api_error": status.api_error, "text": text, "blocks": blocks}
+
+        # One attempt: a status that retries for a minute is not an answer in seconds.
+        return [StepSpec("gather", "Read etcd, nodes, pods and certificates", gather, attempts=1)]
+
+    def summary(self, context: StepContext) -> str:
+        report = context.results.get("gather", {})
+        return str(report.get("text", "")).split("\n", 1)[0]

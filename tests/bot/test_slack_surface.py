@@ -1,51 +1,30 @@
-"""The bot's Slack surface through the local Slack: help and usage errors over Socket Mode and signed HTTP."""
+"""The bot's Slack surface through the local Slack, as real users: help, usage errors, unknown clusters,
+channel defaults, the backup catalog, cancelling, a status run against an API that does not answer, and
+signature checks in HTTP mode. The whole bot process runs (Bolt app, runner threads, relay)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
 
 import pytest
-from pydantic import SecretStr
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-from bot.app import BotDeps, MissingSetting, build_app
-from bot.http_server import BoltHttpServer
+from bot.app import MissingSetting
+from bot.blocks import CANCEL_ACTION
+from bot.process import EtcdopsProcess
 from bot.settings import Settings
-from lab.slack import LocalSlackThread, SlackConfig, SlackDriver
-
-CHANNEL = "#etcd-lab"
-
-
-def _settings(slack: LocalSlackThread, config: SlackConfig) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        slack_bot_token=SecretStr(config.bot_token),
-        slack_app_token=SecretStr(config.app_token),
-        slack_signing_secret=SecretStr(config.signing_secret),
-        slack_api_url=f"{slack.url}/api/",
-    )
+from lab.slack import CommandResult, LocalSlackThread, Message, SlackConfig, SlackDriver
+from tests.bot.conftest import CHANNEL, bot_settings
 
 
-@pytest.fixture(scope="module")
-def local_slack() -> Iterator[tuple[LocalSlackThread, SlackConfig]]:
-    config = SlackConfig()
-    with LocalSlackThread(config) as slack:
-        yield slack, config
+def _ephemeral(result: CommandResult) -> list[str]:
+    return [m.text for m in result.ephemeral]
 
 
-@pytest.fixture(scope="module")
-def socket_bot(local_slack: tuple[LocalSlackThread, SlackConfig]) -> Iterator[SlackDriver]:
-    slack, config = local_slack
-    handler = SocketModeHandler(build_app(BotDeps(_settings(slack, config))), config.app_token)
-    handler.connect()  # type: ignore[no-untyped-call]
-    try:
-        yield SlackDriver(slack.url)
-    finally:
-        handler.close()  # type: ignore[no-untyped-call]
+def _run_message(run_id: str):  # type: ignore[no-untyped-def]
+    def find(messages: list[Message]) -> Message | None:
+        return next((m for m in messages if f"run `{run_id}`" in m.text and m.user == "U0BOT"), None)
 
-
-def _ephemeral(result: object) -> list[str]:
-    return [m.text for m in result.ephemeral]  # type: ignore[attr-defined]
+    return find
 
 
 def test_help_over_socket_mode_is_ephemeral_and_fast(socket_bot: SlackDriver) -> None:
@@ -65,39 +44,92 @@ def test_help_over_socket_mode_is_ephemeral_and_fast(socket_bot: SlackDriver) ->
         ("status A_B", "not a cluster name"),
         ("cancel 42", "not a run ID"),
         ("backup --host", "Usage: `/etcd backup [CLUSTER] [--host NODE]`"),
+        ("status nope", "there is no cluster `nope`; the clusters are `lab`, `prod-east`"),
+        ("backup nope --host 127.0.0.11", "there is no cluster `nope`"),
+        ("cancel r-zzzzz", "there is no run `r-zzzzz`"),
     ],
 )
-def test_mistakes_get_an_ephemeral_usage(socket_bot: SlackDriver, text: str, words: str) -> None:
+def test_mistakes_get_an_ephemeral_answer_and_start_nothing(
+    socket_bot: SlackDriver, text: str, words: str
+) -> None:
+    before = len(socket_bot.transcript(CHANNEL, as_user="*"))
     result = socket_bot.slash("carol", CHANNEL, "/etcd", text)
     assert result.acked
     replies = _ephemeral(result)
     assert replies and words in replies[0]
     assert all(m.ephemeral_to == "U0CAROL" for m in result.replies)
+    time.sleep(0.5)  # a run would have been posted by the relay by now
+    assert len(socket_bot.transcript(CHANNEL, as_user="*")) == before + 1
 
 
-def test_http_mode_checks_signatures(local_slack: tuple[LocalSlackThread, SlackConfig]) -> None:
+def test_a_channel_without_a_default_is_asked_to_name_the_cluster(socket_bot: SlackDriver) -> None:
+    result = socket_bot.slash("alice", "#random", "/etcd", "backups")
+    assert "this channel has no default cluster: name one (`lab`, `prod-east`)" in _ephemeral(result)[0]
+    chosen = socket_bot.slash("alice", "#random", "/etcd", "use prod-east")
+    assert "made *prod-east* this channel's default cluster" in chosen.in_channel[0].text
+    listed = socket_bot.slash("alice", "#random", "/etcd", "backups")
+    assert "No backups of *prod-east* yet" in _ephemeral(listed)[0]
+
+
+def test_status_says_plainly_when_the_api_is_unreachable(socket_bot: SlackDriver) -> None:
+    started = time.monotonic()
+    result = socket_bot.slash("alice", CHANNEL, "/etcd", "status")
+    assert result.ack_latency_ms is not None and result.ack_latency_ms < 3000
+    (ack,) = _ephemeral(result)
+    assert "Checking etcd on *lab*" in ack
+    report = socket_bot.wait_for(
+        CHANNEL,
+        lambda ms: next((m for m in ms if "the Kubernetes API is unreachable" in m.text), None),
+        timeout=20,
+    )
+    assert "*lab*" in report.text and "/etcd restore" in report.text
+    assert report.ephemeral_to is None and time.monotonic() - started < 20
+
+
+def test_cancel_button_stops_a_run_and_the_message_says_so(socket_bot: SlackDriver) -> None:
+    result = socket_bot.slash("alice", CHANNEL, "/etcd", "backup prod-east")
+    run_id = _ephemeral(result)[0].split("(run `")[1].split("`")[0]
+    message = socket_bot.wait_for(CHANNEL, _run_message(run_id), timeout=5)
+    clicked = socket_bot.click("bob", message.ts, CANCEL_ACTION, run_id, channel=CHANNEL)
+    assert clicked.acked
+    final = socket_bot.wait_for(
+        CHANNEL, lambda ms: (m := _run_message(run_id)(ms)) is not None and "cancelled" in m.text and m, 10
+    )
+    assert "Cancel" not in str(final.blocks), "a finished run offers no Cancel button"
+    again = socket_bot.slash("carol", CHANNEL, "/etcd", f"cancel {run_id}")
+    assert f"Run `{run_id}` has already finished (cancelled)" in _ephemeral(again)[0]
+
+
+def test_a_second_backup_of_the_same_cluster_is_refused_while_one_runs(socket_bot: SlackDriver) -> None:
+    first = socket_bot.slash("alice", CHANNEL, "/etcd", "backup prod-east")
+    run_id = _ephemeral(first)[0].split("(run `")[1].split("`")[0]
+    second = socket_bot.slash("bob", CHANNEL, "/etcd", "backup prod-east")
+    assert f"already in progress (run `{run_id}`" in _ephemeral(second)[0]
+    socket_bot.slash("alice", CHANNEL, "/etcd", f"cancel {run_id}")
+
+
+def test_http_mode_checks_signatures(
+    local_slack: tuple[LocalSlackThread, SlackConfig], tmp_path_factory: pytest.TempPathFactory
+) -> None:
     slack, config = local_slack
     driver = SlackDriver(slack.url)
-    app = build_app(BotDeps(_settings(slack, config)), http=True)
-    with BoltHttpServer(app) as server:
-        driver.set_request_url(server.url)
+    settings = bot_settings(slack, config, tmp_path_factory.mktemp("http"))
+    with EtcdopsProcess(settings, http_port=0) as bot:
+        assert bot.url is not None
+        driver.set_request_url(bot.url)
         try:
             good = driver.slash("bob", CHANNEL, "/etcd", "help")
-            assert (
-                good.mode == "http" and good.http_status == 200 and "etcdops commands" in _ephemeral(good)[0]
-            )
-            forged = driver.slash("bob", CHANNEL, "/etcd", "help", bad_signature=True)
+            assert good.mode == "http" and good.http_status == 200
+            assert "etcdops commands" in _ephemeral(good)[0]
+            forged = driver.slash("bob", CHANNEL, "/etcd", "backup lab", bad_signature=True)
             assert forged.http_status == 401 and forged.error == "http_401"
-            stale = driver.slash("bob", CHANNEL, "/etcd", "help", timestamp_skew=-301)
+            stale = driver.slash("bob", CHANNEL, "/etcd", "backup lab", timestamp_skew=-301)
             assert stale.http_status == 401
+            assert not [m for m in driver.transcript(CHANNEL, as_user="*") if "Backup of *lab*" in m.text]
         finally:
             driver.set_request_url(None)
 
 
-def test_http_mode_refuses_to_start_without_a_signing_secret(
-    local_slack: tuple[LocalSlackThread, SlackConfig],
-) -> None:
-    slack, config = local_slack
-    settings = _settings(slack, config).model_copy(update={"slack_signing_secret": None})
+def test_http_mode_refuses_to_start_without_a_signing_secret(settings: Settings) -> None:
     with pytest.raises(MissingSetting, match="SLACK_SIGNING_SECRET"):
-        build_app(BotDeps(settings), http=True)
+        EtcdopsProcess(settings.model_copy(update={"slack_signing_secret": None}), http_port=0).start()

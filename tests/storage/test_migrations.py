@@ -19,6 +19,7 @@ from storage.errors import InvalidDatabaseURLError
 from storage.migrate import current_revision, downgrade, head_revision, migrate
 
 TABLES = {
+    "relay_cursor",
     "run",
     "step_run",
     "approval",

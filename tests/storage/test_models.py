@@ -16,6 +16,7 @@ from storage.models import (
     ClusterLock,
     Incident,
     IncidentChannel,
+    RelayCursor,
     Run,
     StepRun,
     TimelineEvent,
@@ -100,6 +101,7 @@ def _rows() -> list[SQLModel]:
         ),
         ClusterLock(cluster="prod", run_id="r-abcde", acquired_at=T0),
         ChannelDefault(channel="C1", cluster="prod", set_by="U1", set_at=T0),
+        RelayCursor(name="slack", position=2**40, updated_at=T0),
     ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.grammar import Backup, Backups, Cancel, Help, Status, UsageError, help_text, parse
+from bot.grammar import Backup, Backups, Cancel, Help, Status, UsageError, Use, help_text, parse
 
 
 @pytest.mark.parametrize(
@@ -21,6 +21,7 @@ from bot.grammar import Backup, Backups, Cancel, Help, Status, UsageError, help_
         ("backup --host=127.0.0.12", Backup(None, "127.0.0.12")),
         ("backups lab", Backups("lab")),
         ("cancel r-7k2p9", Cancel("r-7k2p9")),
+        ("use prod-east", Use("prod-east")),
     ],
 )
 def test_commands(text: str, command: object) -> None:
@@ -38,6 +39,8 @@ def test_commands(text: str, command: object) -> None:
         ("backup --host 'a;rm -rf /'", ["needs a node name or address, not `a;rm -rf /`"]),
         ("backup lab --force", ["has no option `--force`"]),
         ("cancel", ["exactly one run ID"]),
+        ("use", ["exactly one cluster name", "Usage: `/etcd use CLUSTER`"]),
+        ("use Lab_1", ["not a cluster name"]),
         ("cancel 12345", ["not a run ID", "r-7k2p9"]),
         ("help reboot", ["no `/etcd reboot` command"]),
         ("status 'unclosed", ["cannot read that command"]),

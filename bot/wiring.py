@@ -1,0 +1,124 @@
+"""Everything one etcdops process is made of, built from its settings: database, clusters, adapters,
+procedures, the runner and the relay. The CLI, the demo and the tests all assemble the bot here, so they
+run the same thing.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from slack_sdk import WebClient
+from sqlalchemy import Engine as SqlEngine
+
+from bot.clusters import Cluster, ClustersFile, LocalStore, load_clusters
+from bot.settings import Settings
+from runner.adapters.kube import KubeApi
+from runner.adapters.ssh import SshHosts
+from runner.engine import Engine
+from runner.procedures.backup import BackupProcedure, ClusterClients
+from runner.procedures.status import StatusProcedure
+from runner.service import RunnerService
+from runner.steps import Procedure, StepFailed
+from storage.db import SessionFactory, make_engine, make_session_factory
+from storage.migrate import migrate
+
+log = logging.getLogger(__name__)
+
+
+class ClusterAdapters:
+    """One Kubernetes client and one SSH pool per cluster, made on first use and shared by the runs."""
+
+    def __init__(self, clusters: ClustersFile) -> None:
+        self._clusters = clusters
+        self._made: dict[str, ClusterClients] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, name: str) -> ClusterClients:
+        with self._lock:
+            if name not in self._made:
+                cluster = self._clusters.get(name)
+                kube = KubeApi(kubeconfig=cluster.kubeconfig, context=cluster.context)
+                hosts = SshHosts(
+                    user=cluster.ssh.user,
+                    key_path=cluster.ssh.key,
+                    known_hosts=cluster.ssh.known_hosts,
+                    port=cluster.ssh.port,
+                )
+                self._made[name] = ClusterClients(kube=kube, hosts=hosts)
+            return self._made[name]
+
+    def close(self) -> None:
+        with self._lock:
+            made, self._made = list(self._made.values()), {}
+        for clients in made:
+            clients.kube.close()
+            clients.hosts.close()
+
+
+def local_store_root(cluster: Cluster) -> Path:
+    """Where the cluster's backups are copied; an S3 store arrives with scheduled backups (issue 6)."""
+    if not isinstance(cluster.backup_store, LocalStore):
+        raise StepFailed(f"{cluster.name}: only a local backup store is supported by this build")
+    return cluster.backup_store.path / cluster.name
+
+
+def default_worker_name() -> str:
+    """Stable across restarts of the same process on the same machine, so a restart resumes its runs."""
+    return f"etcdops@{socket.gethostname()}"
+
+
+@dataclass
+class Wiring:
+    """The parts of a running bot; ``close`` releases what they hold."""
+
+    settings: Settings
+    clusters: ClustersFile
+    sessions: SessionFactory
+    adapters: ClusterAdapters
+    procedures: dict[str, Procedure]
+    engine: Engine
+    database: SqlEngine
+
+    def runner(self, workers: int | None = None) -> RunnerService:
+        return RunnerService(self.engine, workers=workers or self.settings.etcdops_runner_workers)
+
+    def web_client(self) -> WebClient:
+        token = self.settings.slack_bot_token
+        if token is None:
+            raise ValueError("SLACK_BOT_TOKEN is not set (see .env.example)")
+        return WebClient(token=token.get_secret_value(), base_url=self.settings.slack_api_url)
+
+    def close(self) -> None:
+        self.adapters.close()
+        self.database.dispose()
+
+
+def wire(settings: Settings, *, run_migrations: bool = True) -> Wiring:
+    """Load the clusters file, open (and migrate) the database, and build the procedures and the engine."""
+    clusters = load_clusters(settings.etcdops_clusters)
+    if run_migrations:
+        migrate(settings.database_url)
+    database = make_engine(settings.database_url)
+    sessions = make_session_factory(database)
+    adapters = ClusterAdapters(clusters)
+    store_root = functools.partial(_store_root, clusters)
+    procedures: dict[str, Procedure] = {
+        "status": StatusProcedure(lambda name: adapters(name).kube, sessions),
+        "backup": BackupProcedure(adapters, store_root, sessions),
+    }
+    engine = Engine(
+        sessions,
+        procedures,
+        settings.etcdops_worker or default_worker_name(),
+        lease_seconds=settings.etcdops_run_lease_seconds,
+    )
+    return Wiring(settings, clusters, sessions, adapters, procedures, engine, database)
+
+
+def _store_root(clusters: ClustersFile, name: str) -> Path:
+    return local_store_root(clusters.get(name))

@@ -1,0 +1,65 @@
+"""Turning a request into a run, or refusing it with a reason the requester can act on.
+
+The rules that must hold before a run exists at all live here, next to each other: one destructive run
+per cluster (the cluster lock, taken in the same breath as the run is created), and one backup at a
+time per cluster (the seed: back up from one master only, and a second snapshot would only compete for
+the disk and the leader's I/O).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session
+
+from storage import locks, runs
+from storage.models import Run
+
+SINGLE_INSTANCE = frozenset({"backup"})
+
+
+@dataclass(frozen=True)
+class Refused:
+    reason: str
+
+
+def submit_run(
+    *,
+    session: Session,
+    procedure: str,
+    cluster: str,
+    requested_by: str,
+    channel: str | None = None,
+    params: dict[str, Any] | None = None,
+    destructive: bool = False,
+) -> Run | Refused:
+    """Create the run (pending, for the runner to claim), or say why it cannot be started now."""
+    if procedure in SINGLE_INSTANCE:
+        busy = runs.active_runs(session=session, cluster=cluster, procedure=procedure)
+        if busy:
+            other = busy[0]
+            return Refused(
+                f"a {procedure} of {cluster} is already in progress (run `{other.id}`, requested by "
+                f"<@{other.requested_by}>): wait for it to finish, or stop it with `/etcd cancel {other.id}`"
+            )
+    run = runs.create_run(
+        session=session,
+        procedure=procedure,
+        cluster=cluster,
+        requested_by=requested_by,
+        channel=channel,
+        params=params,
+        destructive=destructive,
+    )
+    if destructive and not locks.acquire_cluster_lock(cluster, run.id, session=session):
+        holder = locks.cluster_lock_holder(cluster, session=session)
+        held_by = holder.run_id if holder else "another run"
+        runs.cancel_run(
+            run.id, session=session, cancelled_by="etcdops", reason=f"{cluster} is busy with {held_by}"
+        )
+        return Refused(
+            f"{cluster} already has a destructive run in progress (`{held_by}`): only one at a time. "
+            f"Wait for it, or stop it with `/etcd cancel {held_by}`"
+        )
+    return run
