@@ -116,6 +116,7 @@ def wire(settings: Settings, *, run_migrations: bool = True) -> Wiring:
         procedures,
         settings.etcdops_worker or default_worker_name(),
         lease_seconds=settings.etcdops_run_lease_seconds,
+        kill_after_step=settings.etcdops_kill_after_step or None,
     )
     return Wiring(settings, clusters, sessions, adapters, procedures, engine, database)
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -45,6 +47,7 @@ class Engine:
     worker: str
     lease_seconds: float = 60.0
     backoff_max: float = 8.0
+    kill_after_step: str | None = None
 
     def run_once(self) -> str | None:
         """Claim and execute one run; returns its id, or None when nothing was waiting."""
@@ -133,6 +136,10 @@ class Engine:
             self._finish_step(run_id, seq, StepStatus.FAILED, None, message)
             self._fail(run_id, f"step {seq} ({spec.title}) failed: {message}")
             return None
+        if spec.id == self.kill_after_step:
+            # Rehearsing a crash: the step's work is done and not yet journaled, the worst moment.
+            log.warning("run %s: killing this process after step %s, as configured", run_id, spec.id)
+            os.kill(os.getpid(), signal.SIGKILL)
         self._finish_step(run_id, seq, StepStatus.SUCCEEDED, json.dumps(result))
         with self.sessions() as session:
             runs.renew_lease(run_id, session=session, worker=self.worker, lease_seconds=self.lease_seconds)

@@ -168,12 +168,15 @@ def take_snapshot(
 ) -> SnapshotOnHost:
     """Run cluster-backup.sh into the run's folder (cleaning a partial attempt first)."""
     hosts.run(host, ["rm", "-rf", folder], sudo=True)
-    free = hosts.run(host, ["df", "-B1", "--output=avail", "/home/core"])
-    available = int(free.stdout.split()[-1]) if free.ok and free.stdout.split()[-1].isdigit() else None
+    hosts.run(host, ["mkdir", "-p", REMOTE_ROOT], sudo=True)
+    free = hosts.run(host, ["df", "-B1", "--output=avail", REMOTE_ROOT])
+    words = free.stdout.split()
+    available = int(words[-1]) if free.ok and words and words[-1].isdigit() else None
     if available is not None and available < 2 * db_size:
         raise StepFailed(
-            f"{host}: only {available // 2**20} MiB free in /home/core; a backup needs twice the etcd "
-            f"database ({2 * db_size // 2**20} MiB): free space on the host, or choose another with --host"
+            f"{host}: only {available / 2**20:.1f} MiB free in {REMOTE_ROOT}; a backup needs twice the "
+            f"etcd database ({2 * db_size / 2**20:.1f} MiB). Free space on the host, or choose another "
+            "master with --host. Nothing was written."
         )
     # The seed: export NO_PROXY, HTTP_PROXY and HTTPS_PROXY when the cluster-wide proxy is enabled.
     env = [f"{PROXY_VARIABLES[k]}={v}" for k, v in proxy.items() if k in PROXY_VARIABLES]
@@ -327,6 +330,7 @@ class BackupProcedure:
                     "folder": folder,
                     "snapshot": taken.snapshot,
                     "resources": taken.resources,
+                    "log": "\n".join(taken.output.splitlines()[-15:]),
                 }
             raise StepFailed("no master could take the backup: " + "; ".join(tried), retryable=True)
 

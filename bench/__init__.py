@@ -1,0 +1,1 @@
+"""Benchmarks of the bot against the local Slack: ``uv run python -m bench.<name>``."""

@@ -1,0 +1,361 @@
+"""Ack latency of ``/etcd status``: the whole etcdops process against a bare Bolt app, in the same run.
+
+A burst of ``/etcd status`` commands is typed concurrently into the local Slack (in this process), over
+Socket Mode and over signed HTTP. The local Slack measures each ack (from sending the envelope or POST to
+receiving the ack). The same burst goes to a bare Bolt app whose ``/etcd`` listener only calls
+``ack()``; the ratio of the two p99s is what the target is about: etcdops' ack p99 within 3x the bare
+app's.
+
+Every burst is preceded by a warm-up, rounds alternate which app goes first, and only one app is
+connected to the local Slack at a time. After each etcdops burst the runner is left to finish the status
+runs it recorded (they report the cluster's API unreachable: it is a dead port), so the next burst starts
+on a quiet machine. The exit code is 0 whether or not the target holds: this is a measurement.
+
+    uv run python -m bench.ack_latency [--burst 200] [--concurrency 20] [--rounds 2] [--warmup 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import SecretStr
+from slack_bolt import Ack, App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk import WebClient
+
+from bot.http_server import BoltHttpServer
+from bot.process import EtcdopsProcess
+from bot.settings import Settings
+from lab.slack import CommandResult, LocalSlackThread, SlackConfig, SlackDriver
+from lab.slack.config import ChannelSpec
+from storage import runs
+
+MODES = ("socket", "http")
+APPS = ("bare", "etcdops")
+TARGET_RATIO = 3.0
+USER = "alice"
+CHANNEL = "#etcd-lab"
+CLUSTER = "lab"  # the default cluster of #etcd-lab in the clusters file below
+DEAD_API = "https://127.0.0.1:9"  # the discard port: connection refused at once
+EXPECTED_REPLY = f"Checking etcd on *{CLUSTER}*"
+DRAIN_TIMEOUT = 90.0
+CONNECT_TIMEOUT = 10.0
+
+log = logging.getLogger("bench.ack_latency")
+
+
+# --- what a burst measured ---------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """Acks of one (mode, app) pair, pooled over the rounds."""
+
+    latencies_ms: list[float] = field(default_factory=list)
+    not_acked: int = 0
+    wrong_reply: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def sent(self) -> int:
+        return len(self.latencies_ms) + self.not_acked
+
+    def add(self, other: Tally) -> None:
+        self.latencies_ms.extend(other.latencies_ms)
+        self.not_acked += other.not_acked
+        self.wrong_reply += other.wrong_reply
+        for error, count in other.errors.items():
+            self.errors[error] = self.errors.get(error, 0) + count
+
+
+def percentile(values: Sequence[float], pct: int) -> float:
+    """The ``pct``-th percentile (1..99), interpolated between the closest ranks."""
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+
+
+def reply_ok(app: str, result: CommandResult) -> bool:
+    """Did the app answer what it should? The bare app acks empty; etcdops says the run is recorded."""
+    text = str((result.ack_payload or {}).get("text", ""))
+    if app == "bare":
+        return not text
+    return EXPECTED_REPLY in text
+
+
+def burst(driver: SlackDriver, app: str, count: int, concurrency: int) -> tuple[Tally, float]:
+    """Type ``/etcd status`` ``count`` times from ``concurrency`` threads; the tally and the wall time."""
+    tally = Tally()
+
+    def one(_: int) -> CommandResult | str:
+        try:
+            return driver.slash(USER, CHANNEL, "/etcd", "status", settle=0)
+        except Exception as exc:  # a driver timeout is a command Slack never saw acked
+            return f"driver: {type(exc).__name__}"
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bench-user") as pool:
+        outcomes = list(pool.map(one, range(count)))
+    wall = time.perf_counter() - started
+    for outcome in outcomes:
+        if isinstance(outcome, str) or not outcome.acked or outcome.ack_latency_ms is None:
+            error = outcome if isinstance(outcome, str) else (outcome.error or "not acked")
+            tally.not_acked += 1
+            tally.errors[error] = tally.errors.get(error, 0) + 1
+            continue
+        tally.latencies_ms.append(outcome.ack_latency_ms)
+        if not reply_ok(app, outcome):
+            tally.wrong_reply += 1
+    return tally, wall
+
+
+# --- the two apps ----------------------------------------------------------------------------------
+
+
+def wait_connections(driver: SlackDriver, count: int) -> None:
+    """Wait until exactly ``count`` Socket Mode connections are open at the local Slack."""
+    deadline = time.monotonic() + CONNECT_TIMEOUT
+    while len(driver.connections()) != count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"expected {count} Socket Mode connection(s), have {driver.connections()}")
+        time.sleep(0.02)
+
+
+def build_bare_app(slack: LocalSlackThread, config: SlackConfig) -> App:
+    client = WebClient(token=config.bot_token, base_url=slack.url + "/api/")
+    app = App(client=client, signing_secret=config.signing_secret)
+
+    @app.command("/etcd")
+    def etcd(ack: Ack) -> None:
+        ack()
+
+    return app
+
+
+@contextlib.contextmanager
+def serve_bare(
+    slack: LocalSlackThread, config: SlackConfig, driver: SlackDriver, mode: str
+) -> Iterator[None]:
+    app = build_bare_app(slack, config)
+    if mode == "socket":
+        driver.set_request_url(None)
+        wait_connections(driver, 0)
+        handler = SocketModeHandler(app, config.app_token)
+        handler.connect()  # type: ignore[no-untyped-call]
+        try:
+            wait_connections(driver, 1)
+            yield
+        finally:
+            handler.close()  # type: ignore[no-untyped-call]
+    else:
+        with BoltHttpServer(app) as server:
+            driver.set_request_url(server.url)
+            try:
+                yield
+            finally:
+                driver.set_request_url(None)
+
+
+def drain(bot: EtcdopsProcess) -> float:
+    """Wait for the runner to finish the recorded status runs; how long that took."""
+    assert bot.wiring is not None
+    started = time.monotonic()
+    while True:
+        with bot.wiring.sessions() as session:
+            active = len(runs.active_runs(session=session, cluster=CLUSTER))
+        if not active:
+            return time.monotonic() - started
+        if time.monotonic() - started > DRAIN_TIMEOUT:
+            log.warning("%d runs still active after %.0f s; stopping anyway", active, DRAIN_TIMEOUT)
+            return time.monotonic() - started
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def serve_etcdops(settings: Settings, driver: SlackDriver, mode: str) -> Iterator[EtcdopsProcess]:
+    if mode == "socket":
+        driver.set_request_url(None)
+        wait_connections(driver, 0)
+    with EtcdopsProcess(settings, http_port=0 if mode == "http" else None) as bot:
+        if mode == "socket":
+            wait_connections(driver, 1)
+        else:
+            assert bot.url is not None
+            driver.set_request_url(bot.url)
+        try:
+            yield bot
+        finally:
+            driver.set_request_url(None)
+
+
+# --- the etcdops settings --------------------------------------------------------------------------
+
+
+def write_clusters_file(folder: Path) -> Path:
+    """Two clusters whose API is a dead port; ``lab`` is the default cluster of #etcd-lab."""
+    kubeconfig = folder / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {"name": "dead", "cluster": {"server": DEAD_API, "insecure-skip-tls-verify": True}}
+                ],
+                "users": [{"name": "admin", "user": {"token": "not-a-real-token"}}],
+                "contexts": [{"name": "dead", "context": {"cluster": "dead", "user": "admin"}}],
+                "current-context": "dead",
+            }
+        )
+    )
+    ssh = {"user": "core", "key": str(folder / "id_ed25519"), "known_hosts": str(folder / "known_hosts")}
+    clusters = [
+        {
+            "name": name,
+            "kubeconfig": str(kubeconfig),
+            "ssh": ssh,
+            "backup_store": {"type": "local", "path": str(folder / "backups")},
+            "default_channel": channel,
+        }
+        for name, channel in ((CLUSTER, CHANNEL), ("prod-east", "#prod"))
+    ]
+    path = folder / "clusters.yaml"
+    path.write_text(yaml.safe_dump({"clusters": clusters}))
+    return path
+
+
+def etcdops_settings(slack: LocalSlackThread, config: SlackConfig, folder: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        slack_bot_token=SecretStr(config.bot_token),
+        slack_app_token=SecretStr(config.app_token),
+        slack_signing_secret=SecretStr(config.signing_secret),
+        slack_api_url=f"{slack.url}/api/",
+        database_url=f"sqlite:///{folder / 'etcdops.db'}",
+        etcdops_clusters=write_clusters_file(folder),
+        etcdops_worker="bench-worker",
+    )
+
+
+# --- the run ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    burst: int
+    concurrency: int
+    rounds: int
+    warmup: int
+
+
+def measure(
+    slack: LocalSlackThread, config: SlackConfig, settings: Settings, opts: Options
+) -> dict[tuple[str, str], Tally]:
+    driver = SlackDriver(slack.url)
+    tallies = {(mode, app): Tally() for mode in MODES for app in APPS}
+    for mode in MODES:
+        for round_no in range(opts.rounds):
+            order = APPS if round_no % 2 == 0 else APPS[::-1]
+            for app in order:
+                drained = ""
+                with contextlib.ExitStack() as stack:
+                    bot: EtcdopsProcess | None = None
+                    if app == "bare":
+                        stack.enter_context(serve_bare(slack, config, driver, mode))
+                    else:
+                        bot = stack.enter_context(serve_etcdops(settings, driver, mode))
+                    burst(driver, app, opts.warmup, opts.concurrency)
+                    tally, wall = burst(driver, app, opts.burst, opts.concurrency)
+                    if bot is not None:
+                        drained = f", runs done {drain(bot):.1f} s later"
+                tallies[mode, app].add(tally)
+                print(
+                    f"  {mode:<6} round {round_no + 1} {app:<8} n={len(tally.latencies_ms):<4} "
+                    f"p50 {percentile(tally.latencies_ms, 50):7.1f} ms  "
+                    f"p99 {percentile(tally.latencies_ms, 99):7.1f} ms  "
+                    f"burst {wall:.2f} s{drained}",
+                    flush=True,
+                )
+    return tallies
+
+
+def report(tallies: dict[tuple[str, str], Tally], opts: Options) -> None:
+    print()
+    print(
+        f"ack latency of /etcd status, {opts.rounds} burst(s) of {opts.burst} per app and mode, "
+        f"{opts.concurrency} at a time"
+    )
+    header = (
+        f"{'mode':<7}{'app':<9}{'n':>5}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+        f"{'not acked':>11}{'wrong reply':>13}"
+    )
+    print(header)
+    print("-" * len(header))
+    for (mode, app), tally in tallies.items():
+        lat = tally.latencies_ms
+        print(
+            f"{mode:<7}{app:<9}{tally.sent:>5}{percentile(lat, 50):>9.1f}{percentile(lat, 99):>9.1f}"
+            f"{max(lat, default=float('nan')):>9.1f}{tally.not_acked:>11}{tally.wrong_reply:>13}"
+        )
+        for error, count in sorted(tally.errors.items()):
+            print(f"{'':<16}not acked: {error} x{count}")
+    print()
+    held = True
+    for mode in MODES:
+        bare, etcdops = tallies[mode, "bare"], tallies[mode, "etcdops"]
+        ratio = percentile(etcdops.latencies_ms, 99) / percentile(bare.latencies_ms, 99)
+        ok = ratio <= TARGET_RATIO and not etcdops.not_acked and not etcdops.wrong_reply
+        held = held and ok
+        print(
+            f"{mode:<7}etcdops p99 / bare p99 = {ratio:.2f}x  "
+            f"({'within' if ok else 'MISSES'} the {TARGET_RATIO:g}x target"
+            f"{'' if not (etcdops.not_acked or etcdops.wrong_reply) else '; some commands failed'})"
+        )
+    print(f"target (ack p99 within {TARGET_RATIO:g}x the bare Bolt app, every command acked): ", end="")
+    print("MET" if held else "NOT MET")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m bench.ack_latency", description=__doc__.split("\n")[0])
+    parser.add_argument("--burst", type=int, default=200, help="commands per burst (default 200)")
+    parser.add_argument("--concurrency", type=int, default=20, help="commands in flight (default 20)")
+    parser.add_argument("--rounds", type=int, default=2, help="bursts per app and mode (default 2)")
+    parser.add_argument("--warmup", type=int, default=20, help="unmeasured commands first (default 20)")
+    args = parser.parse_args(argv)
+    for name in ("burst", "concurrency", "rounds"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    if args.warmup < 0:
+        parser.error("--warmup must be 0 or more")
+    return Options(args.burst, args.concurrency, args.rounds, args.warmup)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    opts = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Each status run retries the dead API a few times: expected, and not what is measured here.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+    config = SlackConfig(channels=(ChannelSpec("C0ETCDLAB", "etcd-lab"), ChannelSpec("C0PROD", "prod")))
+    with tempfile.TemporaryDirectory(prefix="etcdops-bench-") as folder, LocalSlackThread(config) as slack:
+        settings = etcdops_settings(slack, config, Path(folder))
+        started = time.monotonic()
+        tallies = measure(slack, config, settings, opts)
+        report(tallies, opts)
+        print(f"(measured in {time.monotonic() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""The bot against the lab, through the local Slack: settings for it, the bot as a real ``etcdops
+serve`` process (so it can be killed), and readers for what the channel shows."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from bot.settings import Settings
+from lab.slack import CommandResult, LocalSlackThread, Message, SlackConfig, SlackDriver
+from tests.lab.helpers import REPO, Lab
+
+CHANNEL = "#etcd-lab"
+WORKER = "lab-test-worker"
+
+
+def lab_settings(lab: Lab, slack: LocalSlackThread, config: SlackConfig, folder: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        slack_bot_token=SecretStr(config.bot_token),
+        slack_app_token=SecretStr(config.app_token),
+        slack_signing_secret=SecretStr(config.signing_secret),
+        slack_api_url=f"{slack.url}/api/",
+        database_url=f"sqlite:///{folder / 'etcdops.db'}",
+        etcdops_clusters=lab.root / "cluster.yaml",
+        etcdops_worker=WORKER,
+    )
+
+
+def serve_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment an operator would export for ``etcdops serve`` with these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ETCDOPS_", "DATABASE_"))}
+    assert settings.slack_bot_token and settings.slack_app_token and settings.slack_signing_secret
+    env.update(
+        SLACK_BOT_TOKEN=settings.slack_bot_token.get_secret_value(),
+        SLACK_APP_TOKEN=settings.slack_app_token.get_secret_value(),
+        SLACK_SIGNING_SECRET=settings.slack_signing_secret.get_secret_value(),
+        SLACK_API_URL=settings.slack_api_url,
+        DATABASE_URL=settings.database_url,
+        ETCDOPS_CLUSTERS=str(settings.etcdops_clusters),
+        ETCDOPS_WORKER=settings.etcdops_worker or WORKER,
+        **extra,
+    )
+    return env
+
+
+def start_serve(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve", *args], cwd=REPO, env=env, stdout=out, stderr=out
+        )
+
+
+def wait_connected(driver: SlackDriver, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not driver.connections():
+        assert process.poll() is None, "etcdops serve exited before connecting"
+        assert time.monotonic() < deadline, "etcdops serve did not connect over Socket Mode"
+        time.sleep(0.1)
+
+
+def wait_http(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        assert process.poll() is None, "etcdops serve --http exited"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return f"http://127.0.0.1:{port}/slack/events"
+        except OSError:
+            assert time.monotonic() < deadline, "etcdops serve --http did not answer"
+            time.sleep(0.1)
+
+
+def run_id_of(result: CommandResult) -> str:
+    """The run ID the ack names (``... (run `r-xxxxx`) ...``)."""
+    text = next(m.text for m in result.ephemeral)
+    return text.split("(run `")[1].split("`")[0]
+
+
+def run_message(run_id: str) -> Callable[[list[Message]], Message | None]:
+    def find(messages: list[Message]) -> Message | None:
+        return next((m for m in messages if f"run `{run_id}`" in m.text and m.user == "U0BOT"), None)
+
+    return find
+
+
+def finished_run_message(driver: SlackDriver, run_id: str, timeout: float = 120) -> Message:
+    """Wait until the run's message shows it finished; return that message."""
+
+    def finished(messages: list[Message]) -> Message | None:
+        found = run_message(run_id)(messages)
+        if found and any(word in found.text.split("\n")[0] for word in ("succeeded", "failed", "cancelled")):
+            return found
+        return None
+
+    message: Message = driver.wait_for(CHANNEL, finished, timeout=timeout, interval=0.2)
+    return message
+
+
+def status_report(driver: SlackDriver, after_ts: str, timeout: float = 30) -> Message:
+    """The next status report posted in the channel after ``after_ts``."""
+
+    def report(messages: list[Message]) -> Message | None:
+        newer = [m for m in messages if float(m.ts) > float(after_ts) and m.user == "U0BOT"]
+        return next((m for m in newer if "*Members*" in m.text), None)
+
+    message: Message = driver.wait_for(CHANNEL, report, timeout=timeout, interval=0.2)
+    return message
