@@ -4,11 +4,13 @@
 setup:
 	./scripts/setup.sh
 
-# The main job. Until the bot lands (issue 3) it starts the lab and says how to rehearse by hand.
+# The main job: the lab, the local Slack and the bot; alice's /etcd status and /etcd backup; the bot
+# stays up for you to try until Ctrl-C.
 run: setup
-	uv run etcdops lab up
+	uv run etcdops demo
 
-lab: run
+lab: setup
+	uv run etcdops lab up
 
 lint: setup
 	uv run ruff check .

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from typing import Annotated
 
 import typer
@@ -100,6 +101,64 @@ def backups(cluster: Annotated[str | None, typer.Argument(help="cluster name")] 
                     typer.echo(backup_line(entry).replace("*", "").replace("`", ""))
     finally:
         engine.dispose()
+
+
+@app.command()
+def demo(
+    lab_dir: Annotated[
+        str | None, typer.Option("--dir", help="lab folder (default .lab or $ETCDOPS_LAB_DIR)")
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="where the bot keeps its runs (default: SQLite in the lab)"),
+    ] = None,
+    db_mb: Annotated[int, typer.Option("--db-mb", help="preload about N MB into the lab's etcd")] = 0,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="stop after the script")] = False,
+) -> None:
+    """The lab, a local Slack and the bot; alice runs /etcd status and /etcd backup; the bot stays up."""
+    from bot.demo import DemoPlan, run_demo
+    from lab.lifecycle import LabBusy
+    from lab.paths import LabPaths, resolve_lab_dir
+    from lab.runtime import MissingDependency
+
+    _logging()
+    logging.getLogger().setLevel(logging.WARNING)  # the transcript is the demo's output
+    paths = LabPaths(resolve_lab_dir(lab_dir))
+    # The lab is made anew for each demo, so by default its catalog is too: no entry outlives its files.
+    plan = DemoPlan(paths, database_url or f"sqlite:///{paths.root / 'etcdops.db'}", db_mb=db_mb)
+    try:
+        run_demo(plan, typer.echo, (lambda: None) if no_wait else _wait_for_signal)
+    except (MissingDependency, LabBusy) as exc:
+        typer.echo(f"cannot start the demo: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def slack(
+    text: Annotated[str, typer.Argument(help='what to type, e.g. "/etcd status"')],
+    user: Annotated[str, typer.Option("--as", help="who types it: alice, bob, carol or mallory")] = "alice",
+    lab_dir: Annotated[str | None, typer.Option("--dir", help="the demo's lab folder")] = None,
+    wait: Annotated[float, typer.Option(help="seconds to watch the channel for the bot's answer")] = 8.0,
+) -> None:
+    """Type a slash command into the running demo's local Slack and print what the channel shows."""
+    from bot.demo import CHANNEL, channel_text, read_slack_info
+    from lab.paths import resolve_lab_dir
+    from lab.slack import SlackDriver
+
+    try:
+        info = read_slack_info(resolve_lab_dir(lab_dir))
+    except FileNotFoundError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    command, _, rest = text.strip().partition(" ")
+    if command != "/etcd":
+        typer.echo('only /etcd is installed in this workspace: try "/etcd help"', err=True)
+        raise typer.Exit(2)
+    driver = SlackDriver(info["url"])
+    seen = len(driver.transcript(CHANNEL, as_user="*"))
+    driver.slash(user, CHANNEL, command, rest)
+    time.sleep(wait)
+    typer.echo(channel_text(driver, since=seen))
 
 
 @app.callback()

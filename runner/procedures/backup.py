@@ -195,6 +195,12 @@ def take_snapshot(
     return SnapshotOnHost(host, folder, pair[0], pair[1], output)
 
 
+def script_log(output: str, lines: int = 15) -> str:
+    """What cluster-backup.sh said, for the run's thread: its own lines, not etcdctl's JSON debug log."""
+    said = [line for line in output.splitlines() if line.strip() and not line.startswith('{"level"')]
+    return "\n".join(said[-lines:])
+
+
 def locate_snapshot(hosts: Hosts, host: str, folder: str) -> SnapshotOnHost:
     pair = _pair(_listing(hosts, host, folder))
     if pair is None:
@@ -330,7 +336,7 @@ class BackupProcedure:
                     "folder": folder,
                     "snapshot": taken.snapshot,
                     "resources": taken.resources,
-                    "log": "\n".join(taken.output.splitlines()[-15:]),
+                    "log": script_log(taken.output),
                 }
             raise StepFailed("no master could take the backup: " + "; ".join(tried), retryable=True)
 
