@@ -7,9 +7,10 @@ receiving the ack). The same burst goes to a bare Bolt app whose ``/etcd`` liste
 app's.
 
 Every burst is preceded by a warm-up, rounds alternate which app goes first, and only one app is
-connected to the local Slack at a time. After each etcdops burst the runner is left to finish the status
-runs it recorded (they report the cluster's API unreachable: it is a dead port), so the next burst starts
-on a quiet machine. The exit code is 0 whether or not the target holds: this is a measurement.
+connected to the local Slack at a time. The status runs a burst records execute in etcdops' runner while
+the burst is acked (they report the cluster's API unreachable: it is a dead port); after the warm-up and
+after the burst the runner is left to finish them, so each burst starts on a quiet machine. The exit
+code is 0 whether or not the target holds: this is a measurement.
 
     uv run python -m bench.ack_latency [--burst 200] [--concurrency 20] [--rounds 2] [--warmup 20]
 """
@@ -50,6 +51,7 @@ DEAD_API = "https://127.0.0.1:9"  # the discard port: connection refused at once
 EXPECTED_REPLY = f"Checking etcd on *{CLUSTER}*"
 DRAIN_TIMEOUT = 90.0
 CONNECT_TIMEOUT = 10.0
+SLOW_MS = 1000.0
 
 log = logging.getLogger("bench.ack_latency")
 
@@ -65,6 +67,12 @@ class Tally:
     not_acked: int = 0
     wrong_reply: int = 0
     errors: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0  # wall time of the bursts
+
+    @property
+    def slow(self) -> int:
+        """Acks that took a second or more: a third of Slack's 3 s, and a dropped SYN's retransmission."""
+        return sum(1 for ms in self.latencies_ms if ms >= SLOW_MS)
 
     @property
     def sent(self) -> int:
@@ -74,6 +82,7 @@ class Tally:
         self.latencies_ms.extend(other.latencies_ms)
         self.not_acked += other.not_acked
         self.wrong_reply += other.wrong_reply
+        self.seconds += other.seconds
         for error, count in other.errors.items():
             self.errors[error] = self.errors.get(error, 0) + count
 
@@ -95,8 +104,8 @@ def reply_ok(app: str, result: CommandResult) -> bool:
     return EXPECTED_REPLY in text
 
 
-def burst(driver: SlackDriver, app: str, count: int, concurrency: int) -> tuple[Tally, float]:
-    """Type ``/etcd status`` ``count`` times from ``concurrency`` threads; the tally and the wall time."""
+def burst(driver: SlackDriver, app: str, count: int, concurrency: int) -> Tally:
+    """Type ``/etcd status`` ``count`` times from ``concurrency`` threads at once."""
     tally = Tally()
 
     def one(_: int) -> CommandResult | str:
@@ -108,7 +117,7 @@ def burst(driver: SlackDriver, app: str, count: int, concurrency: int) -> tuple[
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bench-user") as pool:
         outcomes = list(pool.map(one, range(count)))
-    wall = time.perf_counter() - started
+    tally.seconds = time.perf_counter() - started
     for outcome in outcomes:
         if isinstance(outcome, str) or not outcome.acked or outcome.ack_latency_ms is None:
             error = outcome if isinstance(outcome, str) else (outcome.error or "not acked")
@@ -118,7 +127,7 @@ def burst(driver: SlackDriver, app: str, count: int, concurrency: int) -> tuple[
         tally.latencies_ms.append(outcome.ack_latency_ms)
         if not reply_ok(app, outcome):
             tally.wrong_reply += 1
-    return tally, wall
+    return tally
 
 
 # --- the two apps ----------------------------------------------------------------------------------
@@ -276,8 +285,11 @@ def measure(
                         stack.enter_context(serve_bare(slack, config, driver, mode))
                     else:
                         bot = stack.enter_context(serve_etcdops(settings, driver, mode))
-                    burst(driver, app, opts.warmup, opts.concurrency)
-                    tally, wall = burst(driver, app, opts.burst, opts.concurrency)
+                    if opts.warmup:
+                        burst(driver, app, opts.warmup, opts.concurrency)
+                        if bot is not None:
+                            drain(bot)  # the burst starts with no run of the warm-up left to execute
+                    tally = burst(driver, app, opts.burst, opts.concurrency)
                     if bot is not None:
                         drained = f", runs done {drain(bot):.1f} s later"
                 tallies[mode, app].add(tally)
@@ -285,7 +297,7 @@ def measure(
                     f"  {mode:<6} round {round_no + 1} {app:<8} n={len(tally.latencies_ms):<4} "
                     f"p50 {percentile(tally.latencies_ms, 50):7.1f} ms  "
                     f"p99 {percentile(tally.latencies_ms, 99):7.1f} ms  "
-                    f"burst {wall:.2f} s{drained}",
+                    f"burst {tally.seconds:.2f} s{drained}",
                     flush=True,
                 )
     return tallies
@@ -298,8 +310,8 @@ def report(tallies: dict[tuple[str, str], Tally], opts: Options) -> None:
         f"{opts.concurrency} at a time"
     )
     header = (
-        f"{'mode':<7}{'app':<9}{'n':>5}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
-        f"{'not acked':>11}{'wrong reply':>13}"
+        f"{'mode':<7}{'app':<9}{'n':>5}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'>=1s':>6}"
+        f"{'not acked':>11}{'wrong reply':>13}{'cmd/s':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -307,7 +319,8 @@ def report(tallies: dict[tuple[str, str], Tally], opts: Options) -> None:
         lat = tally.latencies_ms
         print(
             f"{mode:<7}{app:<9}{tally.sent:>5}{percentile(lat, 50):>9.1f}{percentile(lat, 99):>9.1f}"
-            f"{max(lat, default=float('nan')):>9.1f}{tally.not_acked:>11}{tally.wrong_reply:>13}"
+            f"{max(lat, default=float('nan')):>9.1f}{tally.slow:>6}{tally.not_acked:>11}"
+            f"{tally.wrong_reply:>13}{tally.sent / tally.seconds if tally.seconds else 0:>8.0f}"
         )
         for error, count in sorted(tally.errors.items()):
             print(f"{'':<16}not acked: {error} x{count}")

@@ -16,6 +16,13 @@ from slack_bolt import App, BoltRequest
 EVENTS_PATH = "/slack/events"
 
 
+class _Server(ThreadingHTTPServer):
+    # The default backlog of 5 drops connections when Slack delivers a burst at once, and each dropped
+    # one is retried only after a second — a third of the time a slash command has to be acked.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class BoltHttpServer:
     def __init__(self, app: App, host: str = "127.0.0.1", port: int = 0) -> None:
         bolt = app
@@ -50,7 +57,7 @@ class BoltHttpServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return  # requests carry tokens in their bodies: nothing from them goes to the logs
 
-        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.server = _Server((host, port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 

@@ -14,6 +14,7 @@ from bot.blocks import CANCEL_ACTION
 from bot.grammar import Cancel
 from handlers.deps import BotDeps, Reply, Request
 from storage import runs
+from storage.db import urgent_writes
 from storage.errors import NotFoundError
 
 
@@ -41,6 +42,7 @@ def register(app: App, deps: BotDeps) -> None:
     @app.action(CANCEL_ACTION)
     def cancel_button(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
-        reply = cancel(str(action.get("value", "")), str(body["user"]["id"]), deps)
+        with urgent_writes():
+            reply = cancel(str(action.get("value", "")), str(body["user"]["id"]), deps)
         if not reply.in_channel:
             respond(text=reply.text, response_type="ephemeral", replace_original=False)

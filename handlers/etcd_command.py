@@ -18,6 +18,7 @@ from bot.grammar import Backup, Backups, Cancel, Command, Help, Status, UsageErr
 from bot.targets import UnknownCluster
 from handlers import backup, backups, cancel, status, use
 from handlers.deps import BotDeps, Reply, Request
+from storage.db import urgent_writes
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ def answer(text: str, request: Request, deps: BotDeps) -> Reply:
     if isinstance(parsed, Help):
         return Reply(help_text(parsed.topic))
     try:
-        return HANDLERS[type(parsed)](parsed, request, deps)
+        with urgent_writes():  # the ack is due within 3 s: this process's other writers wait
+            return HANDLERS[type(parsed)](parsed, request, deps)
     except UnknownCluster as exc:
         return Reply(f":warning: {exc}")
     except Exception:

@@ -9,7 +9,7 @@ steps in order:
 - any other step runs, with retries and exponential back-off for transient errors.
 
 Results are JSON in the journal, so a resumed run continues with exactly what the earlier steps found.
-Cancellation is checked between steps; the lease is renewed as steps complete.
+Cancellation is checked between steps; the lease is renewed while a step runs.
 """
 
 from __future__ import annotations
@@ -52,6 +52,9 @@ class Engine:
     def run_once(self) -> str | None:
         """Claim and execute one run; returns its id, or None when nothing was waiting."""
         with self.sessions() as session:
+            # A plain read first: idle workers polling must not queue for the write lock each time.
+            if not runs.has_claimable_run(session=session):
+                return None
             run = runs.claim_next_run(session=session, worker=self.worker, lease_seconds=self.lease_seconds)
             if run is None:
                 return None
@@ -141,8 +144,6 @@ class Engine:
             log.warning("run %s: killing this process after step %s, as configured", run_id, spec.id)
             os.kill(os.getpid(), signal.SIGKILL)
         self._finish_step(run_id, seq, StepStatus.SUCCEEDED, json.dumps(result))
-        with self.sessions() as session:
-            runs.renew_lease(run_id, session=session, worker=self.worker, lease_seconds=self.lease_seconds)
         return result
 
     @contextlib.contextmanager

@@ -33,6 +33,14 @@ class FetchedFile:
     sha256: str
 
 
+class StreamDigest(Protocol):
+    """Something that reads a file as it is copied (a checksum, a snapshot's integrity check)."""
+
+    def update(self, chunk: bytes) -> None: ...
+
+    def hexdigest(self) -> str: ...
+
+
 class HostError(Exception):
     """A master could not be used; ``retryable`` says whether trying again (or another master) may help."""
 
@@ -62,8 +70,17 @@ class Hosts(Protocol):
         """Run ``argv`` (each element quoted, never interpreted by a shell) and wait for it."""
         ...
 
-    def fetch(self, host: str, remote_path: str, local_path: Path) -> FetchedFile:
-        """Copy a file off the host, hashing it while it streams."""
+    def fetch(
+        self,
+        host: str,
+        remote_path: str,
+        local_path: Path,
+        *,
+        sudo: bool = False,
+        digest: StreamDigest | None = None,
+    ) -> FetchedFile:
+        """Copy a file off the host, feeding ``digest`` (a plain SHA-256 by default) while it streams;
+        ``FetchedFile.sha256`` is the digest's ``hexdigest()``. A partial copy never keeps the name."""
         ...
 
     def close(self) -> None: ...

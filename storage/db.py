@@ -15,11 +15,15 @@ mapped to it.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import os
 import sqlite3
+import threading
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import event
@@ -128,6 +132,70 @@ def make_session_factory(engine: Engine) -> SessionFactory:
     return factory
 
 
+class WriterGate:
+    """This process's queue for SQLite's single writer slot.
+
+    SQLite lets one transaction write at a time; a writer that finds the slot taken sleeps in its busy
+    handler in growing steps (up to 100 ms) and is not woken when the slot frees, so under a burst the
+    unlucky wait seconds. Writers of one process queue here instead and are woken as soon as the slot
+    frees; *urgent* writers — a Slack listener recording a run, which has 3 s to ack — go before the
+    runner's and the relay's, which have no deadline. Re-entrant per thread. Other processes on the same
+    file still meet at SQLite's lock (the busy timeout).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._owner: int | None = None
+        self._depth = 0
+        self._urgent_waiting = 0
+
+    def acquire(self, *, urgent: bool) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return
+            if urgent:
+                self._urgent_waiting += 1
+            try:
+                while self._owner is not None or (not urgent and self._urgent_waiting):
+                    self._cond.wait()
+            finally:
+                if urgent:
+                    self._urgent_waiting -= 1
+            self._owner, self._depth = me, 1
+
+    def release(self) -> None:
+        with self._cond:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._cond.notify_all()
+
+
+_GATES: weakref.WeakKeyDictionary[Engine, WriterGate] = weakref.WeakKeyDictionary()
+_GATES_LOCK = threading.Lock()
+_URGENT: contextvars.ContextVar[bool] = contextvars.ContextVar("etcdops_urgent_writes", default=False)
+
+
+def _gate(session: Session) -> WriterGate | None:
+    bind = session.get_bind()
+    if not isinstance(bind, Engine) or bind.dialect.name != "sqlite":
+        return None
+    with _GATES_LOCK:
+        return _GATES.setdefault(bind, WriterGate())
+
+
+@contextlib.contextmanager
+def urgent_writes() -> Iterator[None]:
+    """Writes made inside go first in this process (for work with a deadline, like a Slack ack)."""
+    token = _URGENT.set(True)
+    try:
+        yield
+    finally:
+        _URGENT.reset(token)
+
+
 def begin_write(session: Session) -> None:
     """Start the session's transaction holding the write lock when the database needs it.
 
@@ -157,14 +225,21 @@ def writes(func: Callable[P, R]) -> Callable[P, R]:
         session = kwargs.get("session")
         if not isinstance(session, Session):
             raise TypeError(f"{func.__qualname__} needs session=<a sqlmodel Session>")
-        begin_write(session)
+        gate = _gate(session)
+        if gate is not None:
+            gate.acquire(urgent=_URGENT.get())
         try:
-            result = func(*args, **kwargs)
-        except BaseException:
-            session.rollback()
-            raise
-        if session.in_transaction():
-            session.commit()
-        return result
+            begin_write(session)
+            try:
+                result = func(*args, **kwargs)
+            except BaseException:
+                session.rollback()
+                raise
+            if session.in_transaction():
+                session.commit()
+            return result
+        finally:
+            if gate is not None:
+                gate.release()
 
     return wrapper

@@ -123,6 +123,13 @@ def _claimable(now: dt.datetime) -> Any:
     )
 
 
+def has_claimable_run(*, session: Session, now: dt.datetime | None = None) -> bool:
+    """Whether :func:`claim_next_run` would find anything (a read only, no write lock taken)."""
+    found = session.exec(select(Run.id).where(_claimable(now or utcnow())).limit(1)).first()
+    session.rollback()  # end the read transaction: a later write must not start from a stale snapshot
+    return found is not None
+
+
 @writes
 def claim_next_run(
     *,

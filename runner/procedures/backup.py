@@ -19,8 +19,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from runner.ports import HostError, Hosts, Kube
-from runner.snapshots import check_snapshot, sha256_file
+from runner.ports import FetchedFile, HostError, Hosts, Kube
+from runner.snapshots import SnapshotDigest, check_snapshot, sha256_file
 from runner.steps import Probe, ProbeResult, StepContext, StepFailed, StepSpec
 from storage import backups
 
@@ -163,16 +163,31 @@ def snapshot_status(hosts: Hosts, host: str, path: str) -> dict[str, Any] | None
     return parsed
 
 
-def take_snapshot(
-    hosts: Hosts, host: str, folder: str, *, db_size: int, proxy: dict[str, str]
-) -> SnapshotOnHost:
-    """Run cluster-backup.sh into the run's folder (cleaning a partial attempt first)."""
-    hosts.run(host, ["rm", "-rf", folder], sudo=True)
-    hosts.run(host, ["mkdir", "-p", REMOTE_ROOT], sudo=True)
-    free = hosts.run(host, ["df", "-B1", "--output=avail", REMOTE_ROOT])
-    words = free.stdout.split()
-    available = int(words[-1]) if free.ok and words and words[-1].isdigit() else None
-    if available is not None and available < 2 * db_size:
+PREPARE = (
+    'rm -rf -- "$1" && mkdir -p -- "$2" && stat -c %s /var/lib/etcd/member/snap/db && '
+    'df -B1 --output=avail -- "$2" | tail -n 1'
+)
+BACKUP_AND_LIST = '"$@"; code=$?; echo "@@etcdops-files@@"; ls -1 -- "${@: -1}"; exit $code'
+FILES_MARK = "@@etcdops-files@@"
+
+
+def _numbers(text: str) -> list[int]:
+    return [int(word) for word in text.split() if word.isdigit()]
+
+
+def take_snapshot(hosts: Hosts, host: str, folder: str, *, proxy: dict[str, str]) -> SnapshotOnHost:
+    """Run cluster-backup.sh into the run's folder (cleaning a partial attempt first), after checking the
+    host has room for it. Two SSH round trips in all: the figures first, then the script and a listing."""
+    prepared = hosts.run(host, ["bash", "-c", PREPARE, "prepare", folder, REMOTE_ROOT], sudo=True)
+    figures = _numbers(prepared.stdout)
+    if not prepared.ok or len(figures) != 2:
+        raise StepFailed(
+            f"{host}: cannot prepare {REMOTE_ROOT} or read the etcd database size: "
+            f"{(prepared.stderr or prepared.stdout).strip()[-300:]}",
+            retryable=True,
+        )
+    db_size, available = figures
+    if available < 2 * db_size:
         raise StepFailed(
             f"{host}: only {available / 2**20:.1f} MiB free in {REMOTE_ROOT}; a backup needs twice the "
             f"etcd database ({2 * db_size / 2**20:.1f} MiB). Free space on the host, or choose another "
@@ -180,16 +195,19 @@ def take_snapshot(
         )
     # The seed: export NO_PROXY, HTTP_PROXY and HTTPS_PROXY when the cluster-wide proxy is enabled.
     env = [f"{PROXY_VARIABLES[k]}={v}" for k, v in proxy.items() if k in PROXY_VARIABLES]
-    argv = ["env", *env, BACKUP_SCRIPT, folder] if env else [BACKUP_SCRIPT, folder]
-    result = hosts.run(host, argv, sudo=True, timeout=1800)
-    output = (result.stdout + result.stderr).strip()
+    script = ["env", *env, BACKUP_SCRIPT, folder] if env else [BACKUP_SCRIPT, folder]
+    result = hosts.run(host, ["bash", "-c", BACKUP_AND_LIST, "backup", *script], sudo=True, timeout=1800)
+    said, _, listing = result.stdout.partition(FILES_MARK)
+    output = (said + result.stderr).strip()
     if not result.ok:
-        hosts.run(host, ["rm", "-rf", folder], sudo=True)
-        tail = "\n".join(output.splitlines()[-5:])
+        hosts.run(host, ["rm", "-rf", "--", folder], sudo=True)
+        tail = "\n".join(script_log(output).splitlines()[-5:])
+        full = "No space left on device" in output
         raise StepFailed(
-            f"{host}: cluster-backup.sh failed (exit {result.exit_code}):\n{tail}", retryable=True
+            f"{host}: cluster-backup.sh failed (exit {result.exit_code}); its files were removed:\n{tail}",
+            retryable=not full,
         )
-    pair = _pair(_listing(hosts, host, folder))
+    pair = _pair(listing.split())
     if pair is None:
         raise StepFailed(f"{host}: cluster-backup.sh succeeded but {folder} lacks the two files")
     return SnapshotOnHost(host, folder, pair[0], pair[1], output)
@@ -219,24 +237,37 @@ class CopiedBackup:
     resources_size: int
 
 
+def _copy_resources(hosts: Hosts, taken: SnapshotOnHost, destination: Path) -> FetchedFile:
+    """The static-resources tarball (small): copied, then compared with the host's own sha256sum."""
+    remote = f"{taken.folder}/{taken.resources}"
+    fetched = hosts.fetch(taken.host, remote, destination / taken.resources, sudo=True)
+    on_host = hosts.run(taken.host, ["sha256sum", "--", remote], sudo=True).stdout.split()
+    if not on_host or on_host[0] != fetched.sha256:
+        fetched.local_path.unlink(missing_ok=True)
+        raise StepFailed(f"the copy of {remote} differs from the file on {taken.host}", retryable=True)
+    return fetched
+
+
 def copy_off(hosts: Hosts, taken: SnapshotOnHost, destination: Path) -> CopiedBackup:
-    """Copy both files off the host and check them against the host's own sha256sum, then the snapshot's
-    appended hash — a copy that differs is never recorded as a backup."""
-    copies = {}
-    for name in (taken.snapshot, taken.resources):
-        remote = f"{taken.folder}/{name}"
-        fetched = hosts.fetch(taken.host, remote, destination / name)
-        on_host = hosts.run(taken.host, ["sha256sum", remote], sudo=True).stdout.split()
-        if not on_host or on_host[0] != fetched.sha256:
-            (destination / name).unlink(missing_ok=True)
-            raise StepFailed(f"the copy of {remote} differs from the file on {taken.host}", retryable=True)
-        copies[name] = fetched
-    check = check_snapshot(destination / taken.snapshot)
+    """Copy both files off the host. The snapshot is checked against its own appended SHA-256 as it
+    streams (which proves it is exactly what etcd wrote, end to end, without reading 8 GB twice); the
+    tarball against the host's sha256sum. A copy that fails its check is deleted, never recorded."""
+    resources = _copy_resources(hosts, taken, destination)
+    digest = SnapshotDigest()
+    remote = f"{taken.folder}/{taken.snapshot}"
+    snapshot = hosts.fetch(taken.host, remote, destination / taken.snapshot, sudo=True, digest=digest)
+    check = digest.check()
     if not check.ok:
-        raise StepFailed(f"{taken.snapshot}: {check.reason}", retryable=True)
-    snap, res = copies[taken.snapshot], copies[taken.resources]
+        snapshot.local_path.unlink(missing_ok=True)
+        raise StepFailed(f"the copy of {taken.snapshot}: {check.reason}", retryable=True)
     return CopiedBackup(
-        destination, snap.local_path, res.local_path, snap.sha256, snap.size, res.sha256, res.size
+        destination,
+        snapshot.local_path,
+        resources.local_path,
+        snapshot.sha256,
+        snapshot.size,
+        resources.sha256,
+        resources.size,
     )
 
 
@@ -249,27 +280,29 @@ def copy_result(
         "snapshot_sha256": snapshot_sha256,
         "snapshot_size": snapshot_size,
         "resources_size": resources_size,
+        "snapshot_hash": "verified",
     }
 
 
 def probe_copy(hosts: Hosts, taken: SnapshotOnHost, destination: Path) -> ProbeResult:
-    """Done when both local copies match the host's files; the result is the copy step's, from the
-    hashes just computed (a large snapshot is read once)."""
-    hashes = {}
-    for name in (taken.snapshot, taken.resources):
-        local = destination / name
+    """Done when both local copies are whole: the tarball matches the host's sha256sum, the snapshot has
+    the host's size and its appended hash checks. The result is the copy step's, from that one read."""
+    snapshot, resources = destination / taken.snapshot, destination / taken.resources
+    for local in (snapshot, resources):
         if not local.exists():
             return ProbeResult(Probe.REDO, f"{local} is missing")
-        on_host = hosts.run(taken.host, ["sha256sum", f"{taken.folder}/{name}"], sudo=True).stdout.split()
-        hashes[name] = sha256_file(local)
-        if not on_host or hashes[name] != on_host[0]:
-            return ProbeResult(Probe.REDO, f"{local} differs from the host's file")
-    result = copy_result(
-        destination,
-        hashes[taken.snapshot],
-        (destination / taken.snapshot).stat().st_size,
-        (destination / taken.resources).stat().st_size,
-    )
+    on_host = hosts.run(
+        taken.host, ["sha256sum", "--", f"{taken.folder}/{taken.resources}"], sudo=True
+    ).stdout.split()
+    if not on_host or sha256_file(resources) != on_host[0]:
+        return ProbeResult(Probe.REDO, f"{resources} differs from the host's file")
+    remote_size = hosts.run(
+        taken.host, ["stat", "-c", "%s", "--", f"{taken.folder}/{taken.snapshot}"], sudo=True
+    ).stdout.strip()
+    check = check_snapshot(snapshot)
+    if not check.ok or str(check.size) != remote_size:
+        return ProbeResult(Probe.REDO, f"{snapshot} is incomplete or damaged")
+    result = copy_result(destination, check.file_sha256, check.size, resources.stat().st_size)
     return ProbeResult(Probe.DONE, f"both files are already in {destination}", result)
 
 
@@ -323,11 +356,7 @@ class BackupProcedure:
             tried = []
             for host in facts["hosts"]:
                 try:
-                    size = clients.hosts.run(
-                        host, ["stat", "-c", "%s", "/var/lib/etcd/member/snap/db"], sudo=True
-                    )
-                    db_size = int(size.stdout.strip()) if size.ok and size.stdout.strip().isdigit() else 0
-                    taken = take_snapshot(clients.hosts, host, folder, db_size=db_size, proxy=facts["proxy"])
+                    taken = take_snapshot(clients.hosts, host, folder, proxy=facts["proxy"])
                 except HostError as exc:
                     tried.append(str(exc))
                     continue
@@ -375,10 +404,9 @@ class BackupProcedure:
 
         def verify_step(ctx: StepContext) -> dict[str, Any]:
             taken = on_host(ctx)
-            check = check_snapshot(destination / taken.snapshot)
-            if not check.ok:
-                raise StepFailed(f"{taken.snapshot}: {check.reason}")
-            status = snapshot_status(clients.hosts, taken.host, f"{taken.folder}/{taken.snapshot}") or {}
+            status = snapshot_status(clients.hosts, taken.host, f"{taken.folder}/{taken.snapshot}")
+            if status is None:
+                raise StepFailed(f"etcdutl cannot read {taken.snapshot} on {taken.host}", retryable=True)
             return {"revision": status.get("revision"), "keys": status.get("totalKey")}
 
         def catalog_step(ctx: StepContext) -> dict[str, Any]:
@@ -412,8 +440,13 @@ class BackupProcedure:
         return [
             StepSpec("preflight", "Preflight: cluster age, proxy, a Ready master", preflight_step),
             StepSpec("snapshot", "cluster-backup.sh on a healthy master", snapshot_step, snapshot_probe),
-            StepSpec("copy", "Copy both files off the host and check them", copy_step, copy_probe),
-            StepSpec("verify", "Verify the snapshot's integrity hash and read its revision", verify_step),
+            StepSpec(
+                "copy",
+                "Copy both files off the host, checking the snapshot's own SHA-256 as it streams",
+                copy_step,
+                copy_probe,
+            ),
+            StepSpec("verify", "Read the snapshot's revision and key count (etcdutl)", verify_step),
             StepSpec("catalog", "Record the backup in the catalog", catalog_step),
         ]
 

@@ -11,6 +11,7 @@ import pytest
 from runner.adapters.kube import KubeApi
 from runner.adapters.ssh import SshHosts
 from runner.procedures.backup import (
+    REMOTE_ROOT,
     choose_hosts,
     copy_off,
     gather_backup_facts,
@@ -44,7 +45,7 @@ def test_backup_steps_and_their_probes(lab: Lab, tmp_path: Path) -> None:
         folder = remote_dir("r-test1")
 
         assert probe_snapshot(hosts, host, folder).verdict is Probe.REDO
-        taken = take_snapshot(hosts, host, folder, db_size=1, proxy={})
+        taken = take_snapshot(hosts, host, folder, proxy={})
         assert "snapshot db and kube resources are successfully saved" in taken.output
         # the process dies here; on restart the probe sees the finished snapshot: no second one is taken
         after_crash = probe_snapshot(hosts, host, folder)
@@ -67,14 +68,18 @@ def test_backup_steps_and_their_probes(lab: Lab, tmp_path: Path) -> None:
         # a partial attempt (one file, truncated) is redone cleanly
         hosts.run(host, ["truncate", "-s", "100", f"{folder}/{taken.snapshot}"], sudo=True)
         assert probe_snapshot(hosts, host, folder).verdict is Probe.REDO
-        redone = take_snapshot(hosts, host, folder, db_size=1, proxy={})
+        redone = take_snapshot(hosts, host, folder, proxy={})
         assert probe_snapshot(hosts, host, folder).verdict is Probe.DONE
         assert len(hosts.run(host, ["ls", folder], sudo=True).stdout.split()) == 2
         assert redone.snapshot.startswith("snapshot_")
 
-        with pytest.raises(StepFailed, match="twice the etcd database"):
-            take_snapshot(hosts, host, remote_dir("r-test2"), db_size=10**15, proxy={})
-        assert "No such file" in hosts.run(host, ["ls", remote_dir("r-test2")], sudo=True).stderr
+        hosts.run(host, ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", REMOTE_ROOT], sudo=True)
+        try:
+            with pytest.raises(StepFailed, match="twice the etcd database"):
+                take_snapshot(hosts, host, remote_dir("r-test2"), proxy={})
+            assert hosts.run(host, ["ls", "-A", REMOTE_ROOT], sudo=True).stdout == "", "nothing written"
+        finally:
+            hosts.run(host, ["umount", REMOTE_ROOT], sudo=True)
         status = json.loads(lab.kubectl("get", "etcd", "cluster", "-o", "json"))
         assert status["kind"] == "Etcd"
     finally:
