@@ -129,12 +129,12 @@ def measure(opts: Options) -> tuple[list[float], list[float]]:
                     order = ("baseline", "etcdops") if round_no % 2 == 0 else ("etcdops", "baseline")
                     for who in order:
                         if who == "baseline":
-                            base.append(baseline(lab, scratch / str(round_no), round_no))
+                            took = baseline(lab, scratch / str(round_no), round_no)
+                            base.append(took)
                         else:
-                            ours.append(with_etcdops(driver))
-                        print(
-                            f"  round {round_no + 1} {who:8} {(base if who == 'baseline' else ours)[-1]:6.2f} s"
-                        )
+                            took = with_etcdops(driver)
+                            ours.append(took)
+                        print(f"  round {round_no + 1} {who:8} {took:6.2f} s", flush=True)
                     clean(lab, scratch)
     finally:
         stop_lab(lab)
