@@ -1,10 +1,11 @@
 """Ack latency of ``/etcd status``: the whole etcdops process against a bare Bolt app, in the same run.
 
 A burst of ``/etcd status`` commands is typed concurrently into the local Slack (in this process), over
-Socket Mode and over signed HTTP. The local Slack measures each ack (from sending the envelope or POST to
-receiving the ack). The same burst goes to a bare Bolt app whose ``/etcd`` listener only calls
-``ack()``; the ratio of the two p99s is what the target is about: etcdops' ack p99 within 3x the bare
-app's.
+Socket Mode and over signed HTTP. Each app runs in its own process, as it would be deployed: etcdops as
+``etcdops serve`` (Bolt app, runner and relay, SQLite), the baseline as ``python -m bench.bare_bolt``,
+whose ``/etcd`` listener only calls ``ack()``. The local Slack measures each ack (from sending the
+envelope or POST to receiving the ack); the ratio of the two p99s is what the target is about: etcdops'
+ack p99 within 3x the bare app's.
 
 Every burst is preceded by a warm-up, rounds alternate which app goes first, and only one app is
 connected to the local Slack at a time. The status runs a burst records execute in etcdops' runner while
@@ -20,26 +21,26 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
+import signal
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from pydantic import SecretStr
-from slack_bolt import Ack, App
-from slack_bolt.adapter.socket_mode import SocketModeHandler
-from slack_sdk import WebClient
 
-from bot.http_server import BoltHttpServer
-from bot.process import EtcdopsProcess
-from bot.settings import Settings
 from lab.slack import CommandResult, LocalSlackThread, SlackConfig, SlackDriver
 from lab.slack.config import ChannelSpec
 from storage import runs
+from storage.db import make_engine, make_session_factory
 
 MODES = ("socket", "http")
 APPS = ("bare", "etcdops")
@@ -142,71 +143,70 @@ def wait_connections(driver: SlackDriver, count: int) -> None:
         time.sleep(0.02)
 
 
-def build_bare_app(slack: LocalSlackThread, config: SlackConfig) -> App:
-    client = WebClient(token=config.bot_token, base_url=slack.url + "/api/")
-    app = App(client=client, signing_secret=config.signing_secret)
-
-    @app.command("/etcd")
-    def etcd(ack: Ack) -> None:
-        ack()
-
-    return app
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
-@contextlib.contextmanager
-def serve_bare(
-    slack: LocalSlackThread, config: SlackConfig, driver: SlackDriver, mode: str
-) -> Iterator[None]:
-    app = build_bare_app(slack, config)
-    if mode == "socket":
-        driver.set_request_url(None)
-        wait_connections(driver, 0)
-        handler = SocketModeHandler(app, config.app_token)
-        handler.connect()  # type: ignore[no-untyped-call]
-        try:
-            wait_connections(driver, 1)
-            yield
-        finally:
-            handler.close()  # type: ignore[no-untyped-call]
-    else:
-        with BoltHttpServer(app) as server:
-            driver.set_request_url(server.url)
-            try:
-                yield
-            finally:
-                driver.set_request_url(None)
-
-
-def drain(bot: EtcdopsProcess) -> float:
-    """Wait for the runner to finish the recorded status runs; how long that took."""
-    assert bot.wiring is not None
-    started = time.monotonic()
+def _wait_http(port: int, process: subprocess.Popen[bytes]) -> str:
+    deadline = time.monotonic() + CONNECT_TIMEOUT * 3
     while True:
-        with bot.wiring.sessions() as session:
-            active = len(runs.active_runs(session=session, cluster=CLUSTER))
-        if not active:
-            return time.monotonic() - started
-        if time.monotonic() - started > DRAIN_TIMEOUT:
-            log.warning("%d runs still active after %.0f s; stopping anyway", active, DRAIN_TIMEOUT)
-            return time.monotonic() - started
-        time.sleep(0.1)
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited ({process.returncode}) before answering on port {port}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return f"http://127.0.0.1:{port}/slack/events"
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nothing answers on port {port}") from None
+            time.sleep(0.05)
 
 
 @contextlib.contextmanager
-def serve_etcdops(settings: Settings, driver: SlackDriver, mode: str) -> Iterator[EtcdopsProcess]:
-    if mode == "socket":
-        driver.set_request_url(None)
-        wait_connections(driver, 0)
-    with EtcdopsProcess(settings, http_port=0 if mode == "http" else None) as bot:
+def serve(argv: list[str], env: dict[str, str], driver: SlackDriver, mode: str) -> Iterator[None]:
+    """Run one app in its own process (as it would be deployed) and point the local Slack at it."""
+    driver.set_request_url(None)
+    wait_connections(driver, 0)
+    port = _free_port()
+    extra = ["--http", "--port", str(port)] if mode == "http" else []
+    process = subprocess.Popen([sys.executable, "-m", *argv, *extra], env=env, stderr=subprocess.DEVNULL)
+    try:
         if mode == "socket":
-            wait_connections(driver, 1)
+            deadline = time.monotonic() + CONNECT_TIMEOUT * 3
+            while len(driver.connections()) != 1:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{argv} did not connect over Socket Mode")
+                time.sleep(0.05)
         else:
-            assert bot.url is not None
-            driver.set_request_url(bot.url)
+            driver.set_request_url(_wait_http(port, process))
+        yield
+    finally:
+        driver.set_request_url(None)
+        process.send_signal(signal.SIGTERM)
         try:
-            yield bot
-        finally:
-            driver.set_request_url(None)
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def drain(database_url: str) -> float:
+    """Wait for etcdops' runner to finish the recorded status runs; how long that took."""
+    engine = make_engine(database_url)
+    started = time.monotonic()
+    try:
+        while True:
+            with make_session_factory(engine)() as session:
+                active = len(runs.active_runs(session=session, cluster=CLUSTER))
+            if not active:
+                return time.monotonic() - started
+            if time.monotonic() - started > DRAIN_TIMEOUT:
+                log.warning("%d runs still active after %.0f s; stopping anyway", active, DRAIN_TIMEOUT)
+                return time.monotonic() - started
+            time.sleep(0.1)
+    finally:
+        engine.dispose()
 
 
 # --- the etcdops settings --------------------------------------------------------------------------
@@ -245,17 +245,20 @@ def write_clusters_file(folder: Path) -> Path:
     return path
 
 
-def etcdops_settings(slack: LocalSlackThread, config: SlackConfig, folder: Path) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        slack_bot_token=SecretStr(config.bot_token),
-        slack_app_token=SecretStr(config.app_token),
-        slack_signing_secret=SecretStr(config.signing_secret),
-        slack_api_url=f"{slack.url}/api/",
-        database_url=f"sqlite:///{folder / 'etcdops.db'}",
-        etcdops_clusters=write_clusters_file(folder),
-        etcdops_worker="bench-worker",
+def app_env(slack: LocalSlackThread, config: SlackConfig, folder: Path) -> dict[str, str]:
+    """The environment both apps start with: the local Slack's tokens, and etcdops' database and
+    clusters file (the bare app ignores those)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ETCDOPS_", "DATABASE_"))}
+    env.update(
+        SLACK_BOT_TOKEN=config.bot_token,
+        SLACK_APP_TOKEN=config.app_token,
+        SLACK_SIGNING_SECRET=config.signing_secret,
+        SLACK_API_URL=f"{slack.url}/api/",
+        DATABASE_URL=f"sqlite:///{folder / 'etcdops.db'}",
+        ETCDOPS_CLUSTERS=str(write_clusters_file(folder)),
+        ETCDOPS_WORKER="bench-worker",
     )
+    return env
 
 
 # --- the run ---------------------------------------------------------------------------------------
@@ -269,9 +272,10 @@ class Options:
     warmup: int
 
 
-def measure(
-    slack: LocalSlackThread, config: SlackConfig, settings: Settings, opts: Options
-) -> dict[tuple[str, str], Tally]:
+APP_ARGV = {"bare": ["bench.bare_bolt"], "etcdops": ["bot.cli", "serve"]}
+
+
+def measure(slack: LocalSlackThread, env: dict[str, str], opts: Options) -> dict[tuple[str, str], Tally]:
     driver = SlackDriver(slack.url)
     tallies = {(mode, app): Tally() for mode in MODES for app in APPS}
     for mode in MODES:
@@ -279,19 +283,14 @@ def measure(
             order = APPS if round_no % 2 == 0 else APPS[::-1]
             for app in order:
                 drained = ""
-                with contextlib.ExitStack() as stack:
-                    bot: EtcdopsProcess | None = None
-                    if app == "bare":
-                        stack.enter_context(serve_bare(slack, config, driver, mode))
-                    else:
-                        bot = stack.enter_context(serve_etcdops(settings, driver, mode))
+                with serve(APP_ARGV[app], env, driver, mode):
                     if opts.warmup:
                         burst(driver, app, opts.warmup, opts.concurrency)
-                        if bot is not None:
-                            drain(bot)  # the burst starts with no run of the warm-up left to execute
+                        if app == "etcdops":
+                            drain(env["DATABASE_URL"])  # the burst starts with no warm-up run left
                     tally = burst(driver, app, opts.burst, opts.concurrency)
-                    if bot is not None:
-                        drained = f", runs done {drain(bot):.1f} s later"
+                    if app == "etcdops":
+                        drained = f", runs done {drain(env['DATABASE_URL']):.1f} s later"
                 tallies[mode, app].add(tally)
                 print(
                     f"  {mode:<6} round {round_no + 1} {app:<8} n={len(tally.latencies_ms):<4} "
@@ -362,9 +361,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     config = SlackConfig(channels=(ChannelSpec("C0ETCDLAB", "etcd-lab"), ChannelSpec("C0PROD", "prod")))
     with tempfile.TemporaryDirectory(prefix="etcdops-bench-") as folder, LocalSlackThread(config) as slack:
-        settings = etcdops_settings(slack, config, Path(folder))
+        env = app_env(slack, config, Path(folder))
         started = time.monotonic()
-        tallies = measure(slack, config, settings, opts)
+        tallies = measure(slack, env, opts)
         report(tallies, opts)
         print(f"(measured in {time.monotonic() - started:.0f} s)")
     return 0

@@ -23,7 +23,12 @@ def build_app(deps: BotDeps, *, http: bool = False) -> App:
         )
     client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    app = App(client=client, signing_secret=secret, request_verification_enabled=http)
+    app = App(
+        client=client,
+        signing_secret=secret,
+        request_verification_enabled=http,
+        process_before_response=True,
+    )
     etcd_command.register(app, deps)
     cancel.register(app, deps)
     return app

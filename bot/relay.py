@@ -18,7 +18,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks import RunView, StepView, render_run
+from bot.blocks import FINISHED, RunView, StepView, render_run
 from bot.clusters import ClustersFile
 from storage import cursors, journal, runs
 from storage.db import SessionFactory
@@ -131,6 +131,8 @@ class SlackRelay:
     def _show_run(self, run_id: str, events: list[TimelineEvent]) -> None:
         with self.sessions() as session:
             run = runs.get_run(run_id, session=session)
+            if run.procedure in REPORT_PROCEDURES and run.status not in FINISHED:
+                return  # a report is shown once it is in; until then there is nothing to show
             steps = list(journal.steps_of(run_id, session=session))
         channel = self._channel(run)
         if channel is None:
@@ -144,7 +146,9 @@ class SlackRelay:
             done = {int(e.details.get("seq", 0)) for e in events if e.kind in STEP_DONE_KINDS}
             for step in steps:
                 if step.seq in done:
-                    self.client.chat_postMessage(channel=channel, thread_ts=ts, text=step_reply(step))
+                    self.client.chat_postMessage(
+                        channel=run.channel or channel, thread_ts=ts, text=step_reply(step)
+                    )
         except SlackApiError as exc:
             # Slack refused this run's message for good (channel gone, bot not in it): say so in the
             # log and move on, rather than blocking every later run behind it.
@@ -164,8 +168,8 @@ class SlackRelay:
             self.client.chat_update(channel=channel, ts=run.slack_ts, text=text, blocks=blocks)
             return run.slack_ts
         posted = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
-        ts = str(posted["ts"])
+        ts, channel_id = str(posted["ts"]), str(posted.get("channel") or channel)
         with self.sessions() as session:
-            runs.set_slack_ts(run.id, ts, session=session)
-        run.slack_ts = ts
+            runs.set_slack_ts(run.id, ts, session=session, channel=channel_id)
+        run.slack_ts, run.channel = ts, channel_id
         return ts

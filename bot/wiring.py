@@ -12,7 +12,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from slack_sdk import WebClient
 from sqlalchemy import Engine as SqlEngine
 
 from bot.clusters import Cluster, ClustersFile, LocalStore, load_clusters
@@ -86,12 +85,6 @@ class Wiring:
 
     def runner(self, workers: int | None = None) -> RunnerService:
         return RunnerService(self.engine, workers=workers or self.settings.etcdops_runner_workers)
-
-    def web_client(self) -> WebClient:
-        token = self.settings.slack_bot_token
-        if token is None:
-            raise ValueError("SLACK_BOT_TOKEN is not set (see .env.example)")
-        return WebClient(token=token.get_secret_value(), base_url=self.settings.slack_api_url)
 
     def close(self) -> None:
         self.adapters.close()

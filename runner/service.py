@@ -1,6 +1,7 @@
 """The runner as a service: worker threads that claim runs and execute them until stopped.
 
-Several workers let a quick ``/etcd status`` run while a long backup is in progress. At start the
+Several workers let a quick ``/etcd status`` run while a long backup is in progress. Workers hold back
+from claiming while Slack commands are being recorded in this process, so a burst is acked first. At start the
 service releases the runs still claimed under its own worker name — left by an earlier process of the
 same worker that was killed — so they resume at once instead of after their lease runs out.
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 from runner.engine import Engine
 from storage import runs
+from storage.db import seconds_since_urgent_write
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +24,7 @@ class RunnerService:
     engine: Engine
     workers: int = 4
     poll_interval: float = 0.2
+    yield_to_acks: float = 0.1
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
 
@@ -38,6 +41,13 @@ class RunnerService:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            with self.engine.sessions() as session:
+                quiet = seconds_since_urgent_write(session)
+            if quiet < self.yield_to_acks:
+                # Slack commands are being recorded in this process right now (a burst): each has 3 s
+                # to be acked, a run waiting a few more milliseconds to start has no deadline.
+                self._stop.wait(self.yield_to_acks - quiet)
+                continue
             try:
                 claimed = self.engine.run_once()
             except Exception:  # one broken run must not stop the worker: it is logged and the loop goes on

@@ -15,6 +15,7 @@ mapped to it.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import contextvars
 import functools
@@ -137,40 +138,48 @@ class WriterGate:
 
     SQLite lets one transaction write at a time; a writer that finds the slot taken sleeps in its busy
     handler in growing steps (up to 100 ms) and is not woken when the slot frees, so under a burst the
-    unlucky wait seconds. Writers of one process queue here instead and are woken as soon as the slot
-    frees; *urgent* writers — a Slack listener recording a run, which has 3 s to ack — go before the
-    runner's and the relay's, which have no deadline. Re-entrant per thread. Other processes on the same
-    file still meet at SQLite's lock (the busy timeout).
+    unlucky wait seconds. Writers of one process queue here instead, first come first served, and the
+    slot is handed straight to the next in line (no herd of waiters woken to fight for it); *urgent*
+    writers — a Slack listener recording a run, which has 3 s to ack — are served before the runner's
+    and the relay's, which have no deadline. Re-entrant per thread. Other processes on the same file
+    still meet at SQLite's lock (the busy timeout).
     """
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._owner: int | None = None
         self._depth = 0
-        self._urgent_waiting = 0
+        self._urgent: collections.deque[tuple[int, threading.Event]] = collections.deque()
+        self._normal: collections.deque[tuple[int, threading.Event]] = collections.deque()
+        self.last_urgent = 0.0  # time.monotonic() of the last urgent writer's arrival
 
     def acquire(self, *, urgent: bool) -> None:
         me = threading.get_ident()
-        with self._cond:
+        with self._lock:
+            if urgent:
+                self.last_urgent = time.monotonic()
             if self._owner == me:
                 self._depth += 1
                 return
-            if urgent:
-                self._urgent_waiting += 1
-            try:
-                while self._owner is not None or (not urgent and self._urgent_waiting):
-                    self._cond.wait()
-            finally:
-                if urgent:
-                    self._urgent_waiting -= 1
-            self._owner, self._depth = me, 1
+            if self._owner is None:
+                self._owner, self._depth = me, 1
+                return
+            turn = threading.Event()
+            (self._urgent if urgent else self._normal).append((me, turn))
+        turn.wait()  # release() made this thread the owner before setting the event
 
     def release(self) -> None:
-        with self._cond:
+        with self._lock:
             self._depth -= 1
-            if self._depth == 0:
+            if self._depth:
+                return
+            queue = self._urgent or self._normal
+            if not queue:
                 self._owner = None
-                self._cond.notify_all()
+                return
+            self._owner, turn = queue.popleft()
+            self._depth = 1
+        turn.set()
 
 
 _GATES: weakref.WeakKeyDictionary[Engine, WriterGate] = weakref.WeakKeyDictionary()
@@ -184,6 +193,15 @@ def _gate(session: Session) -> WriterGate | None:
         return None
     with _GATES_LOCK:
         return _GATES.setdefault(bind, WriterGate())
+
+
+def seconds_since_urgent_write(session: Session) -> float:
+    """How long ago this process last recorded something urgent (infinite when never, or not SQLite):
+    background work can hold back while Slack acks are being recorded."""
+    gate = _gate(session)
+    if gate is None or not gate.last_urgent:
+        return float("inf")
+    return time.monotonic() - gate.last_urgent
 
 
 @contextlib.contextmanager

@@ -246,10 +246,13 @@ def set_run_status(run_id: str, status: RunStatus, *, session: Session, plan_has
 
 
 @writes
-def set_slack_ts(run_id: str, slack_ts: str, *, session: Session) -> Run:
-    """Remember the run's Slack message so the relay edits it instead of posting anew."""
+def set_slack_ts(run_id: str, slack_ts: str, *, session: Session, channel: str | None = None) -> Run:
+    """Remember the run's Slack message so the relay edits it instead of posting anew (and the channel's
+    ID Slack answered with: a run posted to a channel by name can only be edited by ID)."""
     run = get_run(run_id, session=session)
     run.slack_ts = slack_ts
+    if channel:
+        run.channel = channel
     session.add(run)
     session.commit()
     return run

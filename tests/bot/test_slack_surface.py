@@ -13,6 +13,8 @@ from bot.blocks import CANCEL_ACTION
 from bot.process import EtcdopsProcess
 from bot.settings import Settings
 from lab.slack import CommandResult, LocalSlackThread, Message, SlackConfig, SlackDriver
+from storage import runs
+from storage.db import make_engine, make_session_factory
 from tests.bot.conftest import CHANNEL, bot_settings
 
 
@@ -133,3 +135,24 @@ def test_http_mode_checks_signatures(
 def test_http_mode_refuses_to_start_without_a_signing_secret(settings: Settings) -> None:
     with pytest.raises(MissingSetting, match="SLACK_SIGNING_SECRET"):
         EtcdopsProcess(settings.model_copy(update={"slack_signing_secret": None}), http_port=0).start()
+
+
+def test_a_run_started_outside_slack_is_shown_in_its_clusters_channel(
+    socket_bot: SlackDriver, settings: Settings
+) -> None:
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            run_id = runs.create_run(
+                session=session, procedure="backup", cluster="lab", requested_by="cli"
+            ).id
+        message = socket_bot.wait_for(CHANNEL, _run_message(run_id), timeout=5)
+        final = socket_bot.wait_for(
+            CHANNEL, lambda ms: (m := _run_message(run_id)(ms)) is not None and "failed" in m.text and m, 15
+        )
+        assert final.ts == message.ts, "the message posted by channel name is edited, not posted again"
+        assert "Preflight" in final.text and "Connection refused" in final.text
+        with make_session_factory(engine)() as session:
+            assert runs.get_run(run_id, session=session).channel == "C0ETCDLAB"
+    finally:
+        engine.dispose()

@@ -4,6 +4,7 @@ and a backup whose ``etcdops serve`` process is killed with SIGKILL and restarte
 
 from __future__ import annotations
 
+import datetime as dt
 import signal
 import time
 from collections.abc import Iterator
@@ -76,6 +77,15 @@ def _catalog(settings: Settings) -> list[backups.Backup]:
         engine.dispose()
 
 
+def _step_finish_times(settings: Settings, run_id: str) -> list[dt.datetime | None]:
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            return [s.finished_at for s in journal.steps_of(run_id, session=session)]
+    finally:
+        engine.dispose()
+
+
 def test_status_healthy_then_with_a_machine_stopped_and_a_backup_from_another_master(
     lab: Lab, bot: SlackDriver, settings: Settings
 ) -> None:
@@ -120,6 +130,10 @@ def test_backup_is_verified_listed_and_a_full_disk_is_refused_cleanly(
     assert message.text.count(":white_check_mark: ") == 6  # the run and its five steps
     thread = bot.thread(CHANNEL, message.ts)
     assert any("snapshot db and kube resources are successfully saved" in m.text for m in thread)
+    changes = [e.at for e in message.edits]
+    for when in _step_finish_times(settings, run_id):
+        assert when is not None
+        assert any(0 <= at - when.timestamp() <= 1.0 for at in changes), "each step shows within 1 s"
 
     (entry,) = _catalog(settings)
     assert entry.run_id == run_id and entry.verify_result == "ok"
