@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from handlers import cancel, etcd_command
 from handlers.deps import BotDeps
@@ -22,6 +23,8 @@ def build_app(deps: BotDeps, *, http: bool = False) -> App:
             "HTTP mode needs SLACK_SIGNING_SECRET to check Slack's signatures (see .env.example)"
         )
     client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
+    # Slack answers a burst of edits with 429 and Retry-After: wait and retry instead of dropping them.
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     app = App(
         client=client,
