@@ -17,6 +17,7 @@ RUN_ID = re.compile(r"^r-[a-z0-9]{4,12}$")
 USAGE = {
     "help": "/etcd help [COMMAND]",
     "status": "/etcd status [CLUSTER]",
+    "diagnose": "/etcd diagnose [CLUSTER]",
     "backup": "/etcd backup [CLUSTER] [--host NODE]",
     "backups": "/etcd backups [CLUSTER]",
     "cancel": "/etcd cancel RUN_ID",
@@ -25,6 +26,7 @@ USAGE = {
 SUMMARY = {
     "help": "show this help, or one command's",
     "status": "etcd members, masters, etcd pods, certificates and last backup at a glance",
+    "diagnose": "which member is unhealthy, in what state, and which procedure applies (seed 2.2, 2.3)",
     "backup": "take an etcd backup on one healthy master (seed 1.1) and copy it off the cluster",
     "backups": "list the backups taken so far",
     "cancel": "cancel a run that has not finished",
@@ -53,6 +55,11 @@ class Status:
 
 
 @dataclass(frozen=True)
+class Diagnose:
+    cluster: str | None = None
+
+
+@dataclass(frozen=True)
 class Backup:
     cluster: str | None = None
     host: str | None = None
@@ -73,7 +80,7 @@ class Use:
     cluster: str
 
 
-Command = Help | Status | Backup | Backups | Cancel | Use
+Command = Help | Status | Diagnose | Backup | Backups | Cancel | Use
 
 
 def _cluster(value: str, command: str) -> str:
@@ -117,6 +124,9 @@ def parse(text: str) -> Command:
     if name == "status":
         _reject_options(args, name)
         return Status(_at_most_one_cluster(args, name))
+    if name == "diagnose":
+        _reject_options(args, name)
+        return Diagnose(_at_most_one_cluster(args, name))
     if name == "backups":
         _reject_options(args, name)
         return Backups(_at_most_one_cluster(args, name))

@@ -27,7 +27,9 @@ from storage.timeline import events_since
 
 log = logging.getLogger(__name__)
 
-REPORT_PROCEDURES = frozenset({"status"})  # runs whose answer is their report, not a list of steps
+REPORT_PROCEDURES = frozenset(
+    {"status", "diagnose"}
+)  # runs whose answer is their report, not a list of steps
 STEP_DONE_KINDS = frozenset({"step.succeeded", "step.failed"})
 THREAD_TEXT_LIMIT = 2500
 

@@ -20,6 +20,7 @@ from runner.adapters.kube import KubeApi
 from runner.adapters.ssh import SshHosts
 from runner.engine import Engine
 from runner.procedures.backup import BackupProcedure, ClusterClients
+from runner.procedures.diagnose import DiagnoseProcedure
 from runner.procedures.status import StatusProcedure
 from runner.service import RunnerService
 from runner.steps import Procedure, StepFailed
@@ -102,6 +103,7 @@ def wire(settings: Settings, *, run_migrations: bool = True) -> Wiring:
     store_root = functools.partial(_store_root, clusters)
     procedures: dict[str, Procedure] = {
         "status": StatusProcedure(lambda name: adapters(name).kube, sessions),
+        "diagnose": DiagnoseProcedure(lambda name: adapters(name).kube),
         "backup": BackupProcedure(adapters, store_root, sessions),
     }
     engine = Engine(

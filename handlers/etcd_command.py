@@ -14,9 +14,21 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.grammar import Backup, Backups, Cancel, Command, Help, Status, UsageError, Use, help_text, parse
+from bot.grammar import (
+    Backup,
+    Backups,
+    Cancel,
+    Command,
+    Diagnose,
+    Help,
+    Status,
+    UsageError,
+    Use,
+    help_text,
+    parse,
+)
 from bot.targets import UnknownCluster
-from handlers import backup, backups, cancel, status, use
+from handlers import backup, backups, cancel, diagnose, status, use
 from handlers.deps import BotDeps, Reply, Request
 from storage.db import urgent_writes
 
@@ -24,6 +36,7 @@ log = logging.getLogger(__name__)
 
 HANDLERS: dict[type, Callable[[Any, Request, BotDeps], Reply]] = {
     Status: status.handle,
+    Diagnose: diagnose.handle,
     Backup: backup.handle,
     Backups: backups.handle,
     Cancel: cancel.handle,

@@ -80,7 +80,7 @@ class ClusterStatus:
         )
 
 
-def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
+def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
     for cond in (obj.get("status") or {}).get("conditions") or []:
         if cond.get("type") == kind:
             return dict(cond)
@@ -156,6 +156,16 @@ def _json_list(text: str) -> list[dict[str, Any]]:
     return value if isinstance(value, list) else []
 
 
+def peer_cert_expiry(secrets: list[dict[str, Any]]) -> dict[str, dt.datetime]:
+    """Node name → when its etcd peer certificate (secret ``etcd-peer-<node>``) expires."""
+    expiry = {}
+    for secret in secrets:
+        name = str(secret["metadata"]["name"])
+        if name.startswith("etcd-peer-") and (when := _expiry(secret)) is not None:
+            expiry[name.removeprefix("etcd-peer-")] = when
+    return expiry
+
+
 def _expiry(secret: dict[str, Any]) -> dt.datetime | None:
     data = (secret.get("data") or {}).get("tls.crt")
     if not data:
@@ -175,10 +185,10 @@ def gather_status(
         return ClusterStatus(
             cluster=cluster, checked_at=now, api_error=str(exc), last_backup_at=last_backup_at
         )
-    condition = _condition(etcd, "EtcdMembersAvailable")
+    available = condition(etcd, "EtcdMembersAvailable")
     node_rows = []
     for node in nodes:
-        ready = _condition(node, "Ready")
+        ready = condition(node, "Ready")
         node_rows.append(
             NodeStatus(
                 str(node["metadata"]["name"]), ready.get("status") == "True", str(ready.get("reason", ""))
@@ -201,16 +211,12 @@ def gather_status(
             member_error = f"{pod.name}: {exc}"
     if not candidates:
         member_error = "no running etcd pod on a Ready node to ask"
-    expiry = {}
-    for secret in secrets:
-        name = str(secret["metadata"]["name"])
-        if name.startswith("etcd-peer-") and (when := _expiry(secret)) is not None:
-            expiry[name.removeprefix("etcd-peer-")] = when
+    expiry = peer_cert_expiry(secrets)
     return ClusterStatus(
         cluster=cluster,
         checked_at=now,
-        members_message=str(condition.get("message", "")),
-        quorate=condition.get("status") == "True",
+        members_message=str(available.get("message", "")),
+        quorate=available.get("status") == "True",
         members=members,
         nodes=tuple(node_rows),
         pods=pod_rows,

@@ -156,3 +156,14 @@ def test_a_run_started_outside_slack_is_shown_in_its_clusters_channel(
             assert runs.get_run(run_id, session=session).channel == "C0ETCDLAB"
     finally:
         engine.dispose()
+
+
+def test_diagnose_says_plainly_when_the_api_is_unreachable(socket_bot: SlackDriver) -> None:
+    result = socket_bot.slash("bob", CHANNEL, "/etcd", "diagnose")
+    (ack,) = _ephemeral(result)
+    assert "Diagnosing etcd on *lab*" in ack
+    marker = "diagnosis: *API unreachable*"
+    report = socket_bot.wait_for(
+        CHANNEL, lambda ms: next((m for m in ms if marker in m.text), None), timeout=20
+    )
+    assert "`/etcd restore`" in report.text and report.ephemeral_to is None

@@ -104,12 +104,26 @@ def finished_run_message(driver: SlackDriver, run_id: str, timeout: float = 120)
     return message
 
 
-def status_report(driver: SlackDriver, after_ts: str, timeout: float = 30) -> Message:
-    """The next status report posted in the channel after ``after_ts``."""
+def bot_report(driver: SlackDriver, after_ts: str, marker: str, timeout: float = 30) -> Message:
+    """The next message of the bot containing ``marker`` posted in the channel after ``after_ts``."""
 
     def report(messages: list[Message]) -> Message | None:
         newer = [m for m in messages if float(m.ts) > float(after_ts) and m.user == "U0BOT"]
-        return next((m for m in newer if "*Members*" in m.text), None)
+        return next((m for m in newer if marker in m.text), None)
 
     message: Message = driver.wait_for(CHANNEL, report, timeout=timeout, interval=0.2)
     return message
+
+
+def status_report(driver: SlackDriver, after_ts: str, timeout: float = 30) -> Message:
+    """The next status report posted in the channel after ``after_ts``."""
+    return bot_report(driver, after_ts, "*Members*", timeout)
+
+
+def ask(driver: SlackDriver, user: str, text: str, marker: str, timeout: float = 30) -> Message:
+    """Type ``/etcd text`` as ``user``; the bot's answer in the channel that contains ``marker``."""
+    before = driver.transcript(CHANNEL)
+    last = before[-1].ts if before else "0"
+    result = driver.slash(user, CHANNEL, "/etcd", text)
+    assert result.acked and result.ack_latency_ms is not None and result.ack_latency_ms < 3000
+    return bot_report(driver, last, marker, timeout)

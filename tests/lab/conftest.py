@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.process import EtcdopsProcess
+from bot.settings import Settings
+from lab.slack import LocalSlackThread, SlackConfig, SlackDriver
+from tests.lab.botkit import lab_settings
 from tests.lab.helpers import REPO, Lab, etcdops, lab_leftovers
 
 pytestmark = pytest.mark.lab
@@ -34,3 +38,21 @@ def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
         etcdops("lab", "down", "--dir", str(root))
         left = lab_leftovers(root)
         assert not any(left.values()), f"lab down left things behind: {left}"
+
+
+@pytest.fixture
+def slack() -> Iterator[tuple[LocalSlackThread, SlackConfig]]:
+    config = SlackConfig()
+    with LocalSlackThread(config) as running:
+        yield running, config
+
+
+@pytest.fixture
+def settings(lab: Lab, slack: tuple[LocalSlackThread, SlackConfig], tmp_path: Path) -> Settings:
+    return lab_settings(lab, slack[0], slack[1], tmp_path)
+
+
+@pytest.fixture
+def bot(slack: tuple[LocalSlackThread, SlackConfig], settings: Settings) -> Iterator[SlackDriver]:
+    with EtcdopsProcess(settings):
+        yield SlackDriver(slack[0].url)

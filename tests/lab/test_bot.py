@@ -7,12 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from bot.process import EtcdopsProcess
 from bot.settings import Settings
 from lab.slack import LocalSlackThread, SlackConfig, SlackDriver
 from runner.procedures.backup import REMOTE_ROOT
@@ -23,7 +19,6 @@ from storage.models import RunStatus, StepStatus
 from tests.lab.botkit import (
     CHANNEL,
     finished_run_message,
-    lab_settings,
     run_id_of,
     serve_env,
     start_serve,
@@ -34,24 +29,6 @@ from tests.lab.botkit import (
 from tests.lab.helpers import Lab, etcdops, wait_for
 
 MASTERS = ("127.0.0.11", "127.0.0.12", "127.0.0.13")
-
-
-@pytest.fixture
-def slack() -> Iterator[tuple[LocalSlackThread, SlackConfig]]:
-    config = SlackConfig()
-    with LocalSlackThread(config) as running:
-        yield running, config
-
-
-@pytest.fixture
-def settings(lab: Lab, slack: tuple[LocalSlackThread, SlackConfig], tmp_path: Path) -> Settings:
-    return lab_settings(lab, slack[0], slack[1], tmp_path)
-
-
-@pytest.fixture
-def bot(slack: tuple[LocalSlackThread, SlackConfig], settings: Settings) -> Iterator[SlackDriver]:
-    with EtcdopsProcess(settings):
-        yield SlackDriver(slack[0].url)
 
 
 def _member_lines(text: str) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.grammar import Backup, Backups, Cancel, Help, Status, UsageError, Use, help_text, parse
+from bot.grammar import Backup, Backups, Cancel, Diagnose, Help, Status, UsageError, Use, help_text, parse
 
 
 @pytest.mark.parametrize(
@@ -22,6 +22,8 @@ from bot.grammar import Backup, Backups, Cancel, Help, Status, UsageError, Use, 
         ("backups lab", Backups("lab")),
         ("cancel r-7k2p9", Cancel("r-7k2p9")),
         ("use prod-east", Use("prod-east")),
+        ("diagnose", Diagnose()),
+        ("diagnose lab", Diagnose("lab")),
     ],
 )
 def test_commands(text: str, command: object) -> None:
@@ -40,6 +42,7 @@ def test_commands(text: str, command: object) -> None:
         ("backup lab --force", ["has no option `--force`"]),
         ("cancel", ["exactly one run ID"]),
         ("use", ["exactly one cluster name", "Usage: `/etcd use CLUSTER`"]),
+        ("diagnose a b", ["at most one cluster", "Usage: `/etcd diagnose [CLUSTER]`"]),
         ("use Lab_1", ["not a cluster name"]),
         ("cancel 12345", ["not a run ID", "r-7k2p9"]),
         ("help reboot", ["no `/etcd reboot` command"]),
