@@ -11,13 +11,15 @@ import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from sqlalchemy import Engine as SqlEngine
 
-from bot.clusters import Cluster, ClustersFile, LocalStore, load_clusters
+from bot.clusters import Action, Cluster, ClustersFile, LocalStore, load_clusters
 from bot.settings import Settings
 from runner.adapters.kube import KubeApi
 from runner.adapters.ssh import SshHosts
+from runner.approvals import ApprovalGate, Policy
 from runner.engine import Engine
 from runner.procedures.backup import BackupProcedure, ClusterClients
 from runner.procedures.diagnose import DiagnoseProcedure
@@ -112,8 +114,14 @@ def wire(settings: Settings, *, run_migrations: bool = True) -> Wiring:
         settings.etcdops_worker or default_worker_name(),
         lease_seconds=settings.etcdops_run_lease_seconds,
         kill_after_step=settings.etcdops_kill_after_step or None,
+        approvals=ApprovalGate(sessions, functools.partial(_policy, clusters)),
     )
     return Wiring(settings, clusters, sessions, adapters, procedures, engine, database)
+
+
+def _policy(clusters: ClustersFile, cluster: str, action: str) -> Policy:
+    policy = clusters.get(cluster).policy(cast(Action, action))
+    return Policy(required=policy.approvers, expiry_seconds=policy.expiry_seconds)
 
 
 def _store_root(clusters: ClustersFile, name: str) -> Path:

@@ -27,6 +27,7 @@ from typing import Any
 from sqlmodel import Session
 from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from runner.approvals import ApprovalGate, RunCancelled
 from runner.steps import Probe, Procedure, StepContext, StepFailed, StepSpec
 from storage import journal, runs
 from storage.models import RunStatus, StepStatus
@@ -48,6 +49,7 @@ class Engine:
     lease_seconds: float = 60.0
     backoff_max: float = 8.0
     kill_after_step: str | None = None
+    approvals: ApprovalGate | None = None
 
     def run_once(self) -> str | None:
         """Claim and execute one run; returns its id, or None when nothing was waiting."""
@@ -110,6 +112,19 @@ class Engine:
                         run_id,
                         f"step {seq} ({spec.title}) was interrupted and needs a person: {verdict.reason}",
                     )
+                    return
+            if spec.approval is not None and (row is None or row.status == StepStatus.PENDING):
+                if self.approvals is None:
+                    self._fail(run_id, f"step {seq} ({spec.title}) needs approval, and no gate is set up")
+                    return
+                try:
+                    with self._heartbeat(run_id):
+                        self.approvals.wait(procedure.name, seq, spec, context)
+                except RunCancelled:
+                    log.info("run %s was cancelled while waiting for approval of step %s", run_id, seq)
+                    return
+                except StepFailed as exc:
+                    self._fail(run_id, str(exc))
                     return
             outcome = self._run_step(run_id, seq, spec, context)
             if outcome is None:

@@ -56,6 +56,8 @@ class StepSpec:
     probe: Callable[[StepContext], ProbeResult] | None = None
     destructive: bool = False
     attempts: int = 3
+    approval: str | None = None  # the approval policy's action; None: runs without asking
+    describe: Callable[[StepContext], dict[str, Any]] | None = None  # what exactly will run (approved)
 
 
 class Procedure(Protocol):

@@ -20,6 +20,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +33,7 @@ from storage.models import (
     Approval,
     ApprovalVote,
     Run,
+    TimelineEvent,
     VoteDecision,
     utcnow,
 )
@@ -100,8 +102,10 @@ def request_approval(
     expires_in: dt.timedelta = DEFAULT_EXPIRY,
     slack_ts: str | None = None,
     now: dt.datetime | None = None,
+    plan: dict[str, Any] | None = None,
 ) -> Approval:
-    """Ask for ``required`` approvals of step ``seq`` of the run, valid for ``expires_in``."""
+    """Ask for ``required`` approvals of step ``seq`` of the run, valid for ``expires_in``; ``plan`` (what
+    exactly will run) goes into the event, so the approval message shows it."""
     if required < 1:
         raise ValueError("an approval needs at least one approver")
     run = session.get(Run, run_id)
@@ -134,6 +138,7 @@ def request_approval(
             "plan_hash": plan_hash,
             "required": required,
             "expires_at": approval.expires_at.isoformat(),
+            "plan": plan or {},
         },
     )
     session.commit()
@@ -314,3 +319,33 @@ def void_approvals(run_id: str, reason: str, *, session: Session) -> Sequence[in
         )
     session.commit()
     return voided
+
+
+@writes
+def record_expiry(approval_id: int, *, session: Session, now: dt.datetime | None = None) -> bool:
+    """Put the request's expiry on the timeline, once; False if it had not expired or was already said."""
+    now = now or utcnow()
+    approval = _get(approval_id, session, lock=True)
+    state = _state(approval, session, now)
+    said = session.exec(
+        select(TimelineEvent).where(
+            TimelineEvent.run_id == approval.run_id, TimelineEvent.kind == "approval.expired"
+        )
+    ).all()
+    run = session.get(Run, approval.run_id)
+    ids = {event.details.get("approval_id") for event in said}
+    if state.status != ApprovalStatus.EXPIRED or approval_id in ids:
+        session.commit()
+        return False
+    add_event(
+        session=session,
+        kind="approval.expired",
+        summary=f"approval of {approval.action} in {approval.run_id} expired with "
+        f"{len(state.approvers)}/{approval.required} approvals",
+        cluster=run.cluster if run else None,
+        run_id=approval.run_id,
+        incident_id=run.incident_id if run else None,
+        details={"approval_id": approval_id, "seq": approval.seq, "approvers": list(state.approvers)},
+    )
+    session.commit()
+    return True
