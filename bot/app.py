@@ -6,7 +6,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from handlers import cancel, etcd_command
+from handlers import approvals, cancel, etcd_command
 from handlers.deps import BotDeps
 
 
@@ -34,4 +34,5 @@ def build_app(deps: BotDeps, *, http: bool = False) -> App:
     )
     etcd_command.register(app, deps)
     cancel.register(app, deps)
+    approvals.register(app, deps)
     return app

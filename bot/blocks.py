@@ -97,3 +97,90 @@ def render_run(run: RunView) -> tuple[str, list[dict[str, Any]]]:
             }
         )
     return text, blocks
+
+
+APPROVE_ACTION = "etcdops_approve"
+REJECT_ACTION = "etcdops_reject"
+
+
+@dataclass(frozen=True)
+class ApprovalView:
+    approval_id: int
+    run_id: str
+    cluster: str
+    seq: int
+    step_title: str
+    action: str
+    requested_by: str
+    required: int
+    approvers: tuple[str, ...]
+    who_may: str  # "@etcd-approvers", or a list of users
+    expires_at: str  # "14:05 UTC"
+    status: str  # pending / approved / rejected / expired / voided
+    plan: dict[str, Any]
+    rejected_by: str | None = None
+    note: str = ""
+
+
+APPROVAL_HEADLINES = {
+    "pending": ":raised_hand: Approval needed",
+    "approved": ":white_check_mark: Approved",
+    "rejected": ":no_entry: Rejected",
+    "expired": ":hourglass: Expired",
+    "voided": ":recycle: Void (the plan changed)",
+}
+
+
+def _plan_lines(plan: dict[str, Any]) -> str:
+    lines: list[str] = []
+    for key, value in plan.items():
+        if isinstance(value, list):
+            lines.extend(str(item) for item in value)
+        else:
+            lines.append(f"{key}: {value}")
+    return "\n".join(lines)
+
+
+def render_approval(view: ApprovalView) -> tuple[str, list[dict[str, Any]]]:
+    """The approval message: exactly what will run, who must agree, and the buttons while it is open."""
+    headline = (
+        f"{APPROVAL_HEADLINES.get(view.status, view.status)}: *{view.action.replace('_', ' ')}* — "
+        f"step {view.seq} ({view.step_title}) of run `{view.run_id}` on *{view.cluster}*, "
+        f"requested by <@{view.requested_by}>"
+    )
+    votes = ", ".join(f"<@{user}>" for user in view.approvers) or "nobody yet"
+    tally = f"{len(view.approvers)} of {view.required} approvals from {view.who_may}: {votes}"
+    if view.rejected_by:
+        tally += f"; rejected by <@{view.rejected_by}>"
+    footer = f"{tally} · expires {view.expires_at}" + (f" · {view.note}" if view.note else "")
+    plan = _plan_lines(view.plan)
+    text = "\n".join([headline, f"This will run:\n```{plan}```", footer])
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*This will run:*\n```{plan}```"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]},
+    ]
+    if view.status == "pending":
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"approval:{view.approval_id}",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": APPROVE_ACTION,
+                        "text": {"type": "plain_text", "text": "Approve"},
+                        "style": "primary",
+                        "value": str(view.approval_id),
+                    },
+                    {
+                        "type": "button",
+                        "action_id": REJECT_ACTION,
+                        "text": {"type": "plain_text", "text": "Reject"},
+                        "style": "danger",
+                        "value": str(view.approval_id),
+                    },
+                ],
+            }
+        )
+    return text, blocks

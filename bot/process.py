@@ -8,6 +8,7 @@ runner finish its current steps; a kill at any moment is survived through the jo
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from types import TracebackType
 
 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -19,6 +20,7 @@ from bot.settings import Settings
 from bot.wiring import Wiring, wire
 from handlers.deps import BotDeps
 from runner.service import RunnerService
+from runner.steps import Procedure
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +28,16 @@ log = logging.getLogger(__name__)
 class EtcdopsProcess:
     """``with EtcdopsProcess(settings) as bot:`` — connected to Slack and executing runs inside."""
 
-    def __init__(self, settings: Settings, *, http_port: int | None = None, http_host: str = "127.0.0.1"):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        http_port: int | None = None,
+        http_host: str = "127.0.0.1",
+        extra_procedures: Mapping[str, Procedure] | None = None,
+    ):
         self.settings = settings
+        self.extra_procedures = extra_procedures
         self.http_port = http_port
         self.http_host = http_host
         self.wiring: Wiring | None = None
@@ -45,7 +55,7 @@ class EtcdopsProcess:
         http = self.http_port is not None
         if not http and self.settings.slack_app_token is None:
             raise MissingSetting("Socket Mode needs SLACK_APP_TOKEN (or serve HTTP with --http)")
-        self.wiring = wiring = wire(self.settings)
+        self.wiring = wiring = wire(self.settings, extra_procedures=self.extra_procedures)
         try:
             deps = BotDeps(self.settings, wiring.clusters, wiring.sessions)
             app = build_app(deps, http=http)

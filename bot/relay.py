@@ -13,17 +13,18 @@ import json
 import logging
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks import FINISHED, RunView, StepView, render_run
-from bot.clusters import ClustersFile
-from storage import cursors, journal, runs
+from bot.approvers import who_may
+from bot.blocks import FINISHED, ApprovalView, RunView, StepView, render_approval, render_run
+from bot.clusters import Action, ClustersFile
+from storage import approvals, cursors, journal, runs
 from storage.db import SessionFactory
 from storage.models import Run, StepRun, TimelineEvent
-from storage.timeline import events_since
+from storage.timeline import events_for_run, events_since
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,10 @@ class SlackRelay:
                 touched.setdefault(event.run_id, []).append(event)
         for run_id, run_events in touched.items():
             self._show_run(run_id, run_events)
+        for approval_id in dict.fromkeys(
+            int(e.details["approval_id"]) for e in events if e.kind.startswith("approval.")
+        ):
+            self._show_approval(approval_id)
         last = events[-1].id
         assert last is not None
         with self.sessions() as session:
@@ -164,6 +169,57 @@ class SlackRelay:
         elif run.status in ("failed", "cancelled"):
             text, blocks = render_run(run_view(run, steps))
             self._post_or_update(run, channel, text, blocks)
+
+    def _show_approval(self, approval_id: int) -> None:
+        """Post the approval message when it is requested; edit it as votes come and when it closes."""
+        with self.sessions() as session:
+            approval = approvals.get_approval(approval_id, session=session)
+            state = approvals.approval_state(approval_id, session=session)
+            run = runs.get_run(approval.run_id, session=session)
+            step = next((s for s in journal.steps_of(run.id, session=session) if s.seq == approval.seq), None)
+            requested = next(
+                (
+                    e
+                    for e in events_for_run(run.id, session=session)
+                    if e.kind == "approval.requested" and e.details.get("approval_id") == approval_id
+                ),
+                None,
+            )
+        channel = self._channel(run)
+        if channel is None:
+            return
+        try:
+            policy = self.clusters.get(run.cluster).policy(cast(Action, approval.action))
+            who = who_may(policy)
+        except KeyError:
+            who = "approvers"
+        view = ApprovalView(
+            approval_id=approval_id,
+            run_id=run.id,
+            cluster=run.cluster,
+            seq=approval.seq,
+            step_title=step.title if step else f"step {approval.seq}",
+            action=approval.action,
+            requested_by=run.requested_by,
+            required=state.required,
+            approvers=state.approvers,
+            who_may=who,
+            expires_at=f"{state.expires_at:%H:%M} UTC",
+            status=state.status.value,
+            plan=dict((requested.details.get("plan") if requested else None) or {}),
+            rejected_by=state.rejected_by,
+            note=approval.void_reason or "",
+        )
+        text, blocks = render_approval(view)
+        try:
+            if approval.slack_ts:
+                self.client.chat_update(channel=channel, ts=approval.slack_ts, text=text, blocks=blocks)
+                return
+            posted = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+            with self.sessions() as session:
+                approvals.set_approval_slack_ts(approval_id, str(posted["ts"]), session=session)
+        except SlackApiError as exc:
+            log.error("relay: Slack refused approval %s: %s", approval_id, exc.response.get("error"))
 
     def _post_or_update(self, run: Run, channel: str, text: str, blocks: list[dict[str, Any]]) -> str:
         if run.slack_ts:

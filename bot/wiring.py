@@ -9,6 +9,7 @@ import functools
 import logging
 import socket
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -94,7 +95,12 @@ class Wiring:
         self.database.dispose()
 
 
-def wire(settings: Settings, *, run_migrations: bool = True) -> Wiring:
+def wire(
+    settings: Settings,
+    *,
+    run_migrations: bool = True,
+    extra_procedures: Mapping[str, Procedure] | None = None,
+) -> Wiring:
     """Load the clusters file, open (and migrate) the database, and build the procedures and the engine."""
     clusters = load_clusters(settings.etcdops_clusters)
     if run_migrations:
@@ -107,6 +113,7 @@ def wire(settings: Settings, *, run_migrations: bool = True) -> Wiring:
         "status": StatusProcedure(lambda name: adapters(name).kube, sessions),
         "diagnose": DiagnoseProcedure(lambda name: adapters(name).kube),
         "backup": BackupProcedure(adapters, store_root, sessions),
+        **(extra_procedures or {}),
     }
     engine = Engine(
         sessions,

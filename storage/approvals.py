@@ -195,6 +195,11 @@ def approval_state(approval_id: int, *, session: Session, now: dt.datetime | Non
     return _state(_get(approval_id, session), session, now or utcnow())
 
 
+def get_approval(approval_id: int, *, session: Session) -> Approval:
+    """The request itself (its Slack message, expiry, plan hash); :class:`NotFoundError` if unknown."""
+    return _get(approval_id, session)
+
+
 def latest_approval(run_id: str, seq: int, *, session: Session) -> Approval | None:
     """The newest request for step ``seq`` of the run that has not been voided (what the runner waits on)."""
     statement = (

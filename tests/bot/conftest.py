@@ -47,8 +47,9 @@ def write_clusters_file(folder: Path) -> Path:
             "ssh": ssh,
             "backup_store": {"type": "local", "path": str(folder / "backups")},
             "default_channel": channel,
+            "approvals": {"member_removal": {"approvers": 2, "group": "etcd-approvers", "expiry": expiry}},
         }
-        for name, channel in (("lab", CHANNEL), ("prod-east", "#prod"))
+        for name, channel, expiry in (("lab", CHANNEL, "30m"), ("prod-east", "#prod", "3s"))
     ]
     path = folder / "clusters.yaml"
     path.write_text(yaml.safe_dump({"clusters": clusters}))
