@@ -20,6 +20,7 @@ USAGE = {
     "diagnose": "/etcd diagnose [CLUSTER]",
     "backup": "/etcd backup [CLUSTER] [--host NODE]",
     "backups": "/etcd backups [CLUSTER]",
+    "replace": "/etcd replace MEMBER [CLUSTER] [--dry-run]",
     "cancel": "/etcd cancel RUN_ID",
     "use": "/etcd use CLUSTER",
 }
@@ -29,6 +30,7 @@ SUMMARY = {
     "diagnose": "which member is unhealthy, in what state, and which procedure applies (seed 2.2, 2.3)",
     "backup": "take an etcd backup on one healthy master (seed 1.1) and copy it off the cluster",
     "backups": "list the backups taken so far",
+    "replace": "replace an unhealthy member (node name or member ID) as seed 2.4 says, with approvals",
     "cancel": "cancel a run that has not finished",
     "use": "make CLUSTER this channel's default, so commands here need not name it",
 }
@@ -66,6 +68,13 @@ class Backup:
 
 
 @dataclass(frozen=True)
+class Replace:
+    member: str
+    cluster: str | None = None
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
 class Backups:
     cluster: str | None = None
 
@@ -80,7 +89,7 @@ class Use:
     cluster: str
 
 
-Command = Help | Status | Diagnose | Backup | Backups | Cancel | Use
+Command = Help | Status | Diagnose | Backup | Backups | Replace | Cancel | Use
 
 
 def _cluster(value: str, command: str) -> str:
@@ -155,6 +164,15 @@ def parse(text: str) -> Command:
         if not RUN_ID.match(args[0]):
             raise UsageError(f"`{args[0]}` is not a run ID; run IDs look like `r-7k2p9`", name)
         return Cancel(args[0])
+    if name == "replace":
+        dry_run = "--dry-run" in args
+        rest = [a for a in args if a != "--dry-run"]
+        _reject_options(rest, name)
+        if not rest:
+            raise UsageError("`/etcd replace` needs the member: its node name or its member ID", name)
+        if not NODE.match(rest[0]):
+            raise UsageError(f"`{rest[0]}` is not a node name or a member ID (like `8e4a1f2d3c4b5a69`)", name)
+        return Replace(rest[0], _at_most_one_cluster(rest[1:], name), dry_run)
     if name == "use":
         _reject_options(args, name)
         if len(args) != 1:

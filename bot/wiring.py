@@ -24,6 +24,7 @@ from runner.approvals import ApprovalGate, Policy
 from runner.engine import Engine
 from runner.procedures.backup import BackupProcedure, ClusterClients
 from runner.procedures.diagnose import DiagnoseProcedure
+from runner.procedures.replace import ReplaceProcedure
 from runner.procedures.status import StatusProcedure
 from runner.service import RunnerService
 from runner.steps import Procedure, StepFailed
@@ -113,6 +114,7 @@ def wire(
         "status": StatusProcedure(lambda name: adapters(name).kube, sessions),
         "diagnose": DiagnoseProcedure(lambda name: adapters(name).kube),
         "backup": BackupProcedure(adapters, store_root, sessions),
+        "replace": ReplaceProcedure(adapters),
         **(extra_procedures or {}),
     }
     engine = Engine(

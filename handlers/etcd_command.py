@@ -21,6 +21,7 @@ from bot.grammar import (
     Command,
     Diagnose,
     Help,
+    Replace,
     Status,
     UsageError,
     Use,
@@ -28,7 +29,7 @@ from bot.grammar import (
     parse,
 )
 from bot.targets import UnknownCluster
-from handlers import backup, backups, cancel, diagnose, status, use
+from handlers import backup, backups, cancel, diagnose, replace, status, use
 from handlers.deps import BotDeps, Reply, Request
 from storage.db import urgent_writes
 
@@ -39,6 +40,7 @@ HANDLERS: dict[type, Callable[[Any, Request, BotDeps], Reply]] = {
     Diagnose: diagnose.handle,
     Backup: backup.handle,
     Backups: backups.handle,
+    Replace: replace.handle,
     Cancel: cancel.handle,
     Use: use.handle,
 }

@@ -117,6 +117,15 @@ class KubeApi:
             content_type="application/merge-patch+json",
         )
 
+    def delete(self, resource: str, name: str, namespace: str | None = None) -> bool:
+        try:
+            self._call("DELETE", RESOURCES[resource].path(namespace, name))
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
     def exec(
         self,
         namespace: str,

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from bot.grammar import Backup, Backups, Cancel, Diagnose, Help, Status, UsageError, Use, help_text, parse
+from bot.grammar import (
+    Backup,
+    Backups,
+    Cancel,
+    Diagnose,
+    Help,
+    Replace,
+    Status,
+    UsageError,
+    Use,
+    help_text,
+    parse,
+)
 
 
 @pytest.mark.parametrize(
@@ -24,6 +36,8 @@ from bot.grammar import Backup, Backups, Cancel, Diagnose, Help, Status, UsageEr
         ("use prod-east", Use("prod-east")),
         ("diagnose", Diagnose()),
         ("diagnose lab", Diagnose("lab")),
+        ("replace ip-10-0-1-1.ec2.internal", Replace("ip-10-0-1-1.ec2.internal")),
+        ("replace 8e4a1f2d3c4b5a69 prod --dry-run", Replace("8e4a1f2d3c4b5a69", "prod", True)),
     ],
 )
 def test_commands(text: str, command: object) -> None:
@@ -43,6 +57,9 @@ def test_commands(text: str, command: object) -> None:
         ("cancel", ["exactly one run ID"]),
         ("use", ["exactly one cluster name", "Usage: `/etcd use CLUSTER`"]),
         ("diagnose a b", ["at most one cluster", "Usage: `/etcd diagnose [CLUSTER]`"]),
+        ("replace", ["needs the member", "Usage: `/etcd replace MEMBER [CLUSTER] [--dry-run]`"]),
+        ("replace 'x;rm -rf /'", ["is not a node name or a member ID"]),
+        ("replace a --force", ["has no option `--force`"]),
         ("use Lab_1", ["not a cluster name"]),
         ("cancel 12345", ["not a run ID", "r-7k2p9"]),
         ("help reboot", ["no `/etcd reboot` command"]),

@@ -1,0 +1,307 @@
+"""``/etcd replace MEMBER`` — seed 2.4.2: replacing a member whose etcd pod is crash-looping.
+
+The planner is pure: from the diagnosis (seed 2.3) and the member list it decides whether a replacement
+is right at all — never a healthy, unknown or last voting member, never without quorum — and which
+procedure applies. The steps follow the seed one by one, each with a probe so a restart neither redoes
+nor skips one: stop the pod by moving its manifest, move the data directory aside, remove the member
+(approval), delete its three secrets (approval), force a redeployment with a unique reason, wait until
+every member is healthy. 2.4.1 (machine not running, node not ready) is refused for now with a pointer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from runner.ports import Hosts, Kube
+from runner.procedures.backup import ClusterClients, gather_backup_facts
+from runner.procedures.diagnose import State, diagnose, gather_diagnosis_facts
+from runner.procedures.status import ETCD_NS, pod_row
+from runner.steps import Probe, ProbeResult, StepContext, StepFailed, StepSpec
+
+MEMBER_ID = re.compile(r"^[0-9a-f]{1,16}$")
+MANIFEST = "/etc/kubernetes/manifests/etcd-pod.yaml"
+MANIFEST_ASIDE = "/var/lib/etcd-backup"
+DATA_DIR = "/var/lib/etcd"
+SECRET_KINDS = ("etcd-peer", "etcd-serving", "etcd-serving-metrics")
+HEALTHY_WAIT = 300.0
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str  # hex, as etcdctl prints it in tables
+    name: str
+    learner: bool = False
+
+
+@dataclass(frozen=True)
+class Replacement:
+    procedure: str  # "2.4.2"
+    node: str
+    ip: str
+    member_id: str
+    via_pod: str  # a healthy etcd pod, not on the node being replaced
+    reason: str  # the unique forceRedeploymentReason
+
+    def commands(self) -> list[str]:
+        secrets = [f"oc delete secret -n {ETCD_NS} {kind}-{self.node}" for kind in SECRET_KINDS]
+        return [
+            f"ssh core@{self.ip} sudo mkdir -p {MANIFEST_ASIDE}",
+            f"ssh core@{self.ip} sudo mv {MANIFEST} {MANIFEST_ASIDE}/",
+            f"ssh core@{self.ip} sudo mv {DATA_DIR}/ /tmp",
+            f"oc rsh -n {ETCD_NS} {self.via_pod} etcdctl member remove {self.member_id}",
+            *secrets,
+            "oc patch etcd cluster --type=merge -p "
+            f'\'{{"spec": {{"forceRedeploymentReason": "{self.reason}"}}}}\'',
+            f"oc rsh -n {ETCD_NS} <a healthy etcd pod> etcdctl endpoint health --cluster",
+        ]
+
+
+class Refused(Exception):
+    """Replacing this member now would be wrong; the message says why and what to do instead."""
+
+
+def members_of(kube: Kube, pod: str) -> list[Member]:
+    listed = kube.exec(ETCD_NS, pod, ["etcdctl", "member", "list", "-w", "json"], container="etcdctl")
+    if not listed.ok:
+        raise StepFailed(f"etcdctl member list in {pod} failed: {listed.stderr.strip()}", retryable=True)
+    return [
+        Member(f"{int(m['ID']):x}", str(m.get("name") or ""), bool(m.get("isLearner")))
+        for m in json.loads(listed.stdout).get("members") or []
+    ]
+
+
+def plan_replacement(
+    wanted: str,
+    state: State,
+    unhealthy: str | None,
+    members: list[Member],
+    ips: dict[str, str],
+    via_pod: str,
+    reason: str,
+    advice: str,
+) -> Replacement:
+    """Pure: refuse what must not be done, else the replacement of ``wanted`` (node name or member ID)."""
+    if state in (State.QUORUM_LOST, State.API_UNREACHABLE):
+        raise Refused(f"etcd has no quorum, so no member can be replaced. {advice}")
+    member = next((m for m in members if wanted in (m.name, m.id)), None)
+    if member is None:
+        known = ", ".join(f"{m.name} ({m.id})" for m in members) or "none"
+        raise Refused(f"`{wanted}` is not an etcd member; the members are {known}.")
+    voting = [m for m in members if not m.learner]
+    if not member.learner and len(voting) <= 1:
+        raise Refused(f"{member.name} is the last voting member: removing it would destroy the cluster.")
+    if state == State.HEALTHY or unhealthy != member.name:
+        raise Refused(
+            f"{member.name} is healthy (the unhealthy member is {unhealthy or 'none'}): nothing to replace."
+        )
+    if state in (State.MACHINE_NOT_RUNNING, State.NODE_NOT_READY):
+        raise Refused(
+            f"{member.name}: {state.value} calls for seed 2.4.1 (replace the machine), which this build "
+            "cannot run yet. Follow 2.4.1 by hand, or wait: a machine back soon needs nothing."
+        )
+    if state != State.POD_CRASHLOOPING:
+        raise Refused(f"{member.name}: {advice}")
+    return Replacement("2.4.2", member.name, ips.get(member.name, ""), member.id, via_pod, reason)
+
+
+def healthy_pod(kube: Kube, avoid: str) -> str:
+    pods = [pod_row(p) for p in kube.list("pods", ETCD_NS) if str(p["metadata"]["name"]).startswith("etcd-")]
+    for pod in pods:
+        ready, total = pod.ready.split("/")
+        if pod.node != avoid and pod.status == "Running" and ready == total:
+            return pod.name
+    raise StepFailed("no healthy etcd pod to run etcdctl in", retryable=True)
+
+
+def _test(hosts: Hosts, ip: str, *args: str) -> bool:
+    return hosts.run(ip, ["test", *args], sudo=True).ok
+
+
+class ReplaceProcedure:
+    name = "replace"
+    destructive = True
+
+    def __init__(
+        self,
+        clients: Callable[[str], ClusterClients],
+        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        poll: float = 3.0,
+    ) -> None:
+        self._clients = clients
+        self._now = now
+        self._poll = poll
+
+    def steps(self, context: StepContext) -> list[StepSpec]:
+        clients = self._clients(context.cluster)
+        kube, hosts = clients.kube, clients.hosts
+        wanted = str(context.params["member"])
+
+        def confirm(ctx: StepContext) -> dict[str, Any]:
+            facts = gather_diagnosis_facts(kube)
+            found = diagnose(facts, self._now())
+            ips = {m.node: m.ip for m in gather_backup_facts(kube, ctx.cluster).masters}
+            try:
+                pod = healthy_pod(kube, avoid=found.member or "")
+                members = members_of(kube, pod)
+                reason = f"single-master-recovery-{self._now():%Y-%m-%dT%H%M%S.%fZ}"
+                plan = plan_replacement(
+                    wanted, found.state, found.member, members, ips, pod, reason, found.advice
+                )
+            except Refused as exc:
+                raise StepFailed(f"not replacing {wanted}: {exc}") from None
+            log = "\n".join(plan.commands())
+            return {**plan.__dict__, "log": f"Seed {plan.procedure} for {plan.node}:\n{log}"}
+
+        def chosen(ctx: StepContext) -> dict[str, Any]:
+            return ctx.results["confirm"]
+
+        def stop_pod(ctx: StepContext) -> dict[str, Any]:
+            ip = chosen(ctx)["ip"]
+            hosts.run(ip, ["mkdir", "-p", MANIFEST_ASIDE], sudo=True)
+            moved = hosts.run(ip, ["mv", MANIFEST, f"{MANIFEST_ASIDE}/"], sudo=True)
+            if not moved.ok:
+                raise StepFailed(f"{ip}: cannot move the etcd pod manifest: {moved.stderr.strip()}")
+            return {}
+
+        def stop_pod_probe(ctx: StepContext) -> ProbeResult:
+            ip = chosen(ctx)["ip"]
+            if _test(hosts, ip, "-e", f"{MANIFEST_ASIDE}/etcd-pod.yaml") and not _test(
+                hosts, ip, "-e", MANIFEST
+            ):
+                return ProbeResult(Probe.DONE, "the manifest is already aside", {})
+            if _test(hosts, ip, "-e", MANIFEST):
+                return ProbeResult(Probe.REDO, "the manifest is still in place")
+            return ProbeResult(Probe.ASK, f"{ip} has the etcd pod manifest in neither place")
+
+        def move_data(ctx: StepContext) -> dict[str, Any]:
+            ip = chosen(ctx)["ip"]
+            moved = hosts.run(ip, ["mv", f"{DATA_DIR}/", "/tmp"], sudo=True)
+            if not moved.ok:
+                raise StepFailed(f"{ip}: cannot move {DATA_DIR} aside: {moved.stderr.strip()}")
+            return {}
+
+        def move_data_probe(ctx: StepContext) -> ProbeResult:
+            ip = chosen(ctx)["ip"]
+            if not _test(hosts, ip, "-e", DATA_DIR):
+                return ProbeResult(Probe.DONE, f"{DATA_DIR} is already aside", {})
+            return ProbeResult(Probe.REDO, f"{DATA_DIR} is still in place")
+
+        def live_member(ctx: StepContext) -> tuple[str, Member | None]:
+            """The member on the node as the cluster lists it now (what is approved and removed)."""
+            node = chosen(ctx)["node"]
+            pod = healthy_pod(kube, avoid=node)
+            return pod, next((m for m in members_of(kube, pod) if m.name == node), None)
+
+        def remove_member(ctx: StepContext) -> dict[str, Any]:
+            pod, member = live_member(ctx)
+            if member is None:
+                return {"log": f"{chosen(ctx)['node']} is no longer a member"}
+            removed = kube.exec(ETCD_NS, pod, ["etcdctl", "member", "remove", member.id], container="etcdctl")
+            if not removed.ok:
+                raise StepFailed(f"etcdctl member remove failed: {removed.stderr.strip()}", retryable=True)
+            return {"log": removed.stdout.strip(), "removed": member.id}
+
+        def remove_probe(ctx: StepContext) -> ProbeResult:
+            _, member = live_member(ctx)
+            if member is not None:
+                return ProbeResult(Probe.REDO, f"member {member.id} is still in the list")
+            return ProbeResult(Probe.DONE, f"{chosen(ctx)['node']} is already removed", {})
+
+        def describe_removal(ctx: StepContext) -> dict[str, Any]:
+            pod, member = live_member(ctx)
+            if member is None:
+                return {"member": f"{chosen(ctx)['node']} (no longer listed: nothing to remove)"}
+            return {
+                "commands": [f"oc rsh -n {ETCD_NS} {pod} etcdctl member remove {member.id}"],
+                "member": f"{member.name} ({member.id})",
+            }
+
+        def secret_names(ctx: StepContext) -> list[str]:
+            return [f"{kind}-{chosen(ctx)['node']}" for kind in SECRET_KINDS]
+
+        def delete_secrets(ctx: StepContext) -> dict[str, Any]:
+            deleted = [name for name in secret_names(ctx) if kube.delete("secrets", name, ETCD_NS)]
+            return {"log": "\n".join(f'secret "{name}" deleted' for name in deleted)}
+
+        def secrets_probe(ctx: StepContext) -> ProbeResult:
+            present = {str(s["metadata"]["name"]) for s in kube.list("secrets", ETCD_NS)}
+            left = [name for name in secret_names(ctx) if name in present]
+            if left:
+                return ProbeResult(Probe.REDO, f"still present: {', '.join(left)}")
+            return ProbeResult(Probe.DONE, "the three secrets are already gone", {})
+
+        def describe_secrets(ctx: StepContext) -> dict[str, Any]:
+            return {"commands": [f"oc delete secret -n {ETCD_NS} {name}" for name in secret_names(ctx)]}
+
+        def redeploy(ctx: StepContext) -> dict[str, Any]:
+            reason = chosen(ctx)["reason"]
+            kube.patch("etcd", "cluster", {"spec": {"forceRedeploymentReason": reason}})
+            return {"log": f"forceRedeploymentReason: {reason}"}
+
+        def redeploy_probe(ctx: StepContext) -> ProbeResult:
+            current = (kube.get("etcd", "cluster").get("spec") or {}).get("forceRedeploymentReason")
+            if current == chosen(ctx)["reason"]:
+                return ProbeResult(Probe.DONE, "the redeployment was already forced", {})
+            return ProbeResult(Probe.REDO, "the redeployment was not forced yet")
+
+        def wait_healthy(ctx: StepContext) -> dict[str, Any]:
+            deadline = time.monotonic() + HEALTHY_WAIT
+            last = ""
+            while time.monotonic() < deadline:
+                pod = healthy_pod(kube, avoid="")
+                health = kube.exec(
+                    ETCD_NS,
+                    pod,
+                    ["etcdctl", "endpoint", "health", "--cluster", "--command-timeout=3s"],
+                    container="etcdctl",
+                )
+                last = (health.stdout + health.stderr).strip()
+                members = members_of(kube, pod)
+                if health.ok and len(members) >= 3 and not any(m.learner for m in members):
+                    return {"log": last}
+                time.sleep(self._poll)
+            raise StepFailed(f"not all members healthy after {HEALTHY_WAIT:.0f} s:\n{last}")
+
+        steps = [StepSpec("confirm", "Confirm the diagnosis and plan the replacement", confirm, attempts=2)]
+        if context.params.get("dry_run"):
+            return steps
+        return [
+            *steps,
+            StepSpec("stop-pod", "Move the etcd pod manifest aside on the node", stop_pod, stop_pod_probe),
+            StepSpec(
+                "move-data", "Move the etcd data directory aside on the node", move_data, move_data_probe
+            ),
+            StepSpec(
+                "remove-member",
+                "Remove the member",
+                remove_member,
+                remove_probe,
+                destructive=True,
+                approval="member_removal",
+                describe=describe_removal,
+            ),
+            StepSpec(
+                "delete-secrets",
+                "Delete its peer, serving and metrics secrets",
+                delete_secrets,
+                secrets_probe,
+                destructive=True,
+                approval="secret_deletion",
+                describe=describe_secrets,
+            ),
+            StepSpec("redeploy", "Force a redeployment of etcd", redeploy, redeploy_probe),
+            StepSpec("wait-healthy", "Wait until every member is healthy", wait_healthy, attempts=1),
+        ]
+
+    def summary(self, context: StepContext) -> str:
+        plan = context.results.get("confirm", {})
+        node, procedure = plan.get("node", "?"), plan.get("procedure", "?")
+        if context.params.get("dry_run"):
+            return f"dry run: seed {procedure} for {node} planned; nothing was done"
+        return f"{node} replaced (seed {procedure}); all members healthy"

@@ -1,0 +1,106 @@
+"""``/etcd replace`` against the lab through the local Slack, as real users — seed 2.4.2 after
+``lab fault crashloop``: a dry run shows the plan and does nothing; healthy and unknown members are
+refused; the real run stops at each destructive step until bob and carol approve (alice and mallory are
+told why they cannot), and ends with three healthy members."""
+
+from __future__ import annotations
+
+from bot.blocks import APPROVE_ACTION
+from lab.slack import Message, SlackDriver
+from tests.lab.botkit import CHANNEL, finished_run_message, run_id_of
+from tests.lab.helpers import Lab, etcdops, node_ip, wait_for
+
+VICTIM = "ip-127-0-0-12.ec2.internal"
+
+
+def _replace(bot: SlackDriver, text: str, user: str = "alice") -> str:
+    result = bot.slash(user, CHANNEL, "/etcd", text)
+    assert result.acked, result
+    return run_id_of(result)
+
+
+def _approval(bot: SlackDriver, run_id: str, action: str) -> Message:
+    def pending(messages: list[Message]) -> Message | None:
+        return next(
+            (m for m in messages if f"run `{run_id}`" in m.text and f"Approval needed: *{action}*" in m.text),
+            None,
+        )
+
+    found: Message = bot.wait_for(CHANNEL, pending, timeout=60, interval=0.2)
+    return found
+
+
+def _click(bot: SlackDriver, message: Message, user: str) -> str:
+    value = str(message.blocks[-1]["elements"][0]["value"])  # type: ignore[index]
+    clicked = bot.click(user, message.ts, APPROVE_ACTION, value, channel=CHANNEL, settle=0.5)
+    return " ".join(m.text for m in clicked.ephemeral)
+
+
+def test_replace_a_crashlooping_member_with_two_approvals(lab: Lab, bot: SlackDriver) -> None:
+    backup = finished_run_message(bot, _backup(bot))
+    assert "succeeded" in backup.text.split("\n")[0]
+    etcdops("lab", "fault", "crashloop", VICTIM)
+    wait_for(
+        "the member to be unhealthy",
+        lambda: "2 of 3" in lab.condition("etcd", "EtcdMembersAvailable"),
+        timeout=60,
+    )
+    wait_for(
+        "the pod to crash-loop",
+        lambda: any(VICTIM in r[0] and r[2] in ("Error", "CrashLoopBackOff") for r in lab.etcd_pods()),
+        90,
+        1,
+    )
+    ip = node_ip(VICTIM)
+
+    dry = finished_run_message(bot, _replace(bot, f"replace {VICTIM} --dry-run"))
+    assert "succeeded" in dry.text.split("\n")[0] and "nothing was done" in dry.text
+    plan = " ".join(m.text for m in bot.thread(CHANNEL, dry.ts))
+    assert "sudo mv /etc/kubernetes/manifests/etcd-pod.yaml /var/lib/etcd-backup/" in plan
+    assert "etcdctl member remove" in plan and f"etcd-serving-metrics-{VICTIM}" in plan
+    assert "single-master-recovery-" in plan
+    assert (
+        lab.ssh(ip, "sudo test -e /etc/kubernetes/manifests/etcd-pod.yaml && echo still").strip() == "still"
+    )
+
+    for wrong, words in (
+        ("ip-127-0-0-11.ec2.internal", "is healthy"),
+        ("ip-127-0-0-99.ec2.internal", "is not an etcd member"),
+    ):
+        refused = finished_run_message(bot, _replace(bot, f"replace {wrong}"))
+        assert "failed" in refused.text.split("\n")[0] and words in refused.text, refused.text
+
+    pod = lab.healthy_pod(avoid_node=VICTIM)
+    old_id = next(
+        line.split("|")[1].strip()
+        for line in lab.etcdctl(pod, "member", "list", "-w", "table").splitlines()
+        if VICTIM in line
+    )
+    run_id = _replace(bot, f"replace {VICTIM}")
+    removal = _approval(bot, run_id, "member removal")
+    assert f"etcdctl member remove {old_id}" in removal.text
+    assert "You requested this run" in _click(bot, removal, "alice")
+    assert "Only @etcd-approvers" in _click(bot, removal, "mallory")
+    assert old_id in lab.etcdctl(pod, "member", "list", "-w", "table"), "nothing removed before approval"
+    assert _click(bot, removal, "bob") == "" and _click(bot, removal, "carol") == ""
+
+    secrets = _approval(bot, run_id, "secret deletion")
+    assert f"oc delete secret -n openshift-etcd etcd-peer-{VICTIM}" in secrets.text
+    assert old_id not in lab.etcdctl(pod, "member", "list", "-w", "table")
+    assert _click(bot, secrets, "carol") == "" and _click(bot, secrets, "bob") == ""
+
+    done = finished_run_message(bot, run_id, timeout=400)
+    assert "succeeded" in done.text.split("\n")[0], done.text
+    lab.wait_three_healthy(timeout=120)
+    health = lab.etcdctl(lab.healthy_pod(), "endpoint", "health", "--cluster")
+    assert f"https://{ip}:2379 is healthy" in health
+    new_id = next(
+        line.split("|")[1].strip()
+        for line in lab.etcdctl(pod, "member", "list", "-w", "table").splitlines()
+        if VICTIM in line
+    )
+    assert new_id != old_id, "the member was replaced, not restarted"
+
+
+def _backup(bot: SlackDriver) -> str:
+    return run_id_of(bot.slash("alice", CHANNEL, "/etcd", "backup"))
