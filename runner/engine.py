@@ -78,14 +78,18 @@ class Engine:
                 return
             context = StepContext(run_id=run.id, cluster=run.cluster, params=dict(run.params or {}))
             recorded = {s.seq: s for s in journal.steps_of(run_id, session=session)}
-        try:
-            plan = procedure.steps(context)
-        except Exception as exc:  # a plan that cannot be made ends the run with the reason, not a crash
-            self._fail(run_id, f"cannot plan {run.procedure}: {exc}")
-            return
-        with self.sessions() as session:
-            journal.plan_steps(run_id, [(s.id, s.title, s.destructive) for s in plan], session=session)
-        for seq, spec in enumerate(plan, start=1):
+        plan = self._plan(procedure, context)
+        seq = 0
+        while plan is not None:
+            if seq > 0 and procedure.adaptive:
+                # What the earlier steps found may extend the plan (a diagnosis choosing the procedure).
+                plan = self._plan(procedure, context)
+                if plan is None:
+                    return
+            if seq >= len(plan):
+                break
+            spec = plan[seq]
+            seq += 1
             if self._cancelled(run_id):
                 log.info("run %s was cancelled before step %s", run_id, seq)
                 return
@@ -130,10 +134,25 @@ class Engine:
             if outcome is None:
                 return
             context.results[spec.id] = outcome
+        if plan is None:
+            return
         summary = procedure.summary(context)
         with self.sessions() as session:
             runs.finish_run(run_id, session=session, succeeded=True, worker=self.worker, result=summary)
         log.info("run %s succeeded: %s", run_id, summary)
+
+    def _plan(self, procedure: Procedure, context: StepContext) -> list[StepSpec] | None:
+        """The procedure's steps for what is known so far, journaled as pending; None if it cannot plan
+        (the run is then failed with the reason)."""
+        try:
+            plan = procedure.steps(context)
+        except Exception as exc:  # a plan that cannot be made ends the run with the reason, not a crash
+            self._fail(context.run_id, f"cannot plan {procedure.name}: {exc}")
+            return None
+        with self.sessions() as session:
+            planned = [(s.id, s.title, s.destructive) for s in plan]
+            journal.plan_steps(context.run_id, planned, session=session)
+        return plan
 
     def _run_step(self, run_id: str, seq: int, spec: StepSpec, context: StepContext) -> dict[str, Any] | None:
         with self.sessions() as session:

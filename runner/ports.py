@@ -105,6 +105,10 @@ class Kube(Protocol):
         self, resource: str, name: str, patch: dict[str, Any], namespace: str | None = None
     ) -> None: ...
 
+    def create(self, resource: str, body: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
+        """Create the object (``oc apply -f`` of a new one); returns it as stored."""
+        ...
+
     def delete(self, resource: str, name: str, namespace: str | None = None) -> bool:
         """Delete the object; False when it was already gone (so a redone step is harmless)."""
         ...

@@ -61,8 +61,12 @@ class StepSpec:
 
 
 class Procedure(Protocol):
+    """A named list of steps. An *adaptive* procedure is planned again after each step, from the results
+    so far, and may then add steps (never change those already planned)."""
+
     name: str
     destructive: bool
+    adaptive: bool
 
     def steps(self, context: StepContext) -> list[StepSpec]: ...
 

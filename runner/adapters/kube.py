@@ -117,6 +117,10 @@ class KubeApi:
             content_type="application/merge-patch+json",
         )
 
+    def create(self, resource: str, body: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
+        created: dict[str, Any] = self._call("POST", RESOURCES[resource].path(namespace), body=body)
+        return created
+
     def delete(self, resource: str, name: str, namespace: str | None = None) -> bool:
         try:
             self._call("DELETE", RESOURCES[resource].path(namespace, name))

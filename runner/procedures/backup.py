@@ -320,6 +320,7 @@ class BackupProcedure:
 
     name = "backup"
     destructive = False
+    adaptive = False
 
     def __init__(
         self,

@@ -259,6 +259,7 @@ class DiagnoseProcedure:
 
     name = "diagnose"
     destructive = False
+    adaptive = False
 
     def __init__(
         self, kube: Callable[[str], Kube], now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)

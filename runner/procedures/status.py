@@ -309,6 +309,7 @@ class StatusProcedure:
 
     name = "status"
     destructive = False
+    adaptive = False
 
     def __init__(
         self,

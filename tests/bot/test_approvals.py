@@ -28,6 +28,7 @@ class RehearsedRemoval:
 
     name = "rehearsal"
     destructive = True
+    adaptive = False
 
     def steps(self, context: StepContext) -> list[StepSpec]:
         def remove(ctx: StepContext) -> dict[str, Any]:

@@ -57,7 +57,7 @@ def test_backup_run_and_resume_after_a_crash(lab: Lab, database: SqlEngine, tmp_
         assert sorted(p.name.split("_")[0] for p in stored.iterdir()) == ["snapshot", "static"]
 
         class CrashAfterSnapshot:
-            name, destructive = "backup", False
+            name, destructive, adaptive = "backup", False, False
 
             def steps(self, context: StepContext) -> list[StepSpec]:
                 specs = procedure.steps(context)

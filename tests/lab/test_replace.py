@@ -104,3 +104,31 @@ def test_replace_a_crashlooping_member_with_two_approvals(lab: Lab, bot: SlackDr
 
 def _backup(bot: SlackDriver) -> str:
     return run_id_of(bot.slash("alice", CHANNEL, "/etcd", "backup"))
+
+
+def test_replace_a_member_whose_machine_is_not_running(lab: Lab, bot: SlackDriver) -> None:
+    down = "ip-127-0-0-11.ec2.internal"
+    assert "succeeded" in finished_run_message(bot, _backup(bot)).text.split("\n")[0]
+    etcdops("lab", "fault", "stop-machine", down)
+    wait_for(
+        "the member to be unhealthy",
+        lambda: "2 of 3" in lab.condition("etcd", "EtcdMembersAvailable"),
+        timeout=60,
+    )
+    run_id = _replace(bot, f"replace {down}")
+    removal = _approval(bot, run_id, "member removal")
+    assert _click(bot, removal, "bob") == "" and _click(bot, removal, "carol") == ""
+    secrets = _approval(bot, run_id, "secret deletion")
+    assert _click(bot, secrets, "bob") == "" and _click(bot, secrets, "carol") == ""
+    machine = _approval(bot, run_id, "machine deletion")
+    assert "oc delete machine -n openshift-machine-api lab-8qw5l-master-0" in machine.text
+    assert "lab-8qw5l-master-0" in lab.kubectl("get", "machines", "-n", "openshift-machine-api")
+    assert _click(bot, machine, "carol") == "" and _click(bot, machine, "bob") == ""
+
+    done = finished_run_message(bot, run_id, timeout=500)
+    assert "succeeded" in done.text.split("\n")[0], done.text
+    machines = lab.kubectl("get", "machines", "-n", "openshift-machine-api", "-o", "wide")
+    assert "lab-8qw5l-master-3" in machines and "lab-8qw5l-master-0" not in machines
+    lab.wait_three_healthy(timeout=120)
+    health = lab.etcdctl(lab.healthy_pod(), "endpoint", "health", "--cluster")
+    assert "https://127.0.0.14:2379 is healthy" in health and "127.0.0.11" not in health

@@ -26,6 +26,7 @@ class RemoveMember:
 
     name = "replace"
     destructive = True
+    adaptive = False
 
     def __init__(self, target: list[str], done: list[str]) -> None:
         self.target = target  # what the live facts say right now

@@ -22,6 +22,7 @@ class Steps:
     """A procedure whose steps are given as (id, function) pairs."""
 
     destructive = False
+    adaptive = False
 
     def __init__(self, name: str, *steps: tuple[str, Any], attempts: int = 1) -> None:
         self.name = name
@@ -137,3 +138,36 @@ def test_the_service_resumes_its_own_runs_at_once_after_a_restart(engine: SqlEng
     with sessions() as session:
         assert runs.get_run(run_id, session=session).status == RunStatus.SUCCEEDED
     assert len(attempts) == 2, "a transient failure was retried once"
+
+
+def test_an_adaptive_procedure_grows_its_plan_from_what_the_first_step_found(engine: SqlEngine) -> None:
+    sessions = make_session_factory(engine)
+    ran: list[str] = []
+
+    class Adaptive:
+        name, destructive, adaptive = "grow", False, True
+
+        def steps(self, context: StepContext) -> list[StepSpec]:
+            def look(ctx: StepContext) -> dict[str, Any]:
+                ran.append("look")
+                return {"found": "crashloop"}
+
+            def act(ctx: StepContext) -> dict[str, Any]:
+                ran.append(f"act on {ctx.results['look']['found']}")
+                return {}
+
+            first = StepSpec("look", "Look", look, attempts=1)
+            if "look" not in context.results:
+                return [first]
+            return [first, StepSpec("act", "Act", act, attempts=1)]
+
+        def summary(self, context: StepContext) -> str:
+            return "grown"
+
+    with sessions() as session:
+        run_id = runs.create_run(session=session, procedure="grow", cluster="c", requested_by="U1").id
+    Engine(sessions, {"grow": Adaptive()}, "w1").run_once()
+    assert ran == ["look", "act on crashloop"]
+    with sessions() as session:
+        assert runs.get_run(run_id, session=session).status == RunStatus.SUCCEEDED
+        assert [s.step_id for s in journal.steps_of(run_id, session=session)] == ["look", "act"]
