@@ -89,7 +89,12 @@ class Wiring:
     database: SqlEngine
 
     def runner(self, workers: int | None = None) -> RunnerService:
-        return RunnerService(self.engine, workers=workers or self.settings.etcdops_runner_workers)
+        stopping = self.engine.approvals.stopping if self.engine.approvals else None
+        return RunnerService(
+            self.engine,
+            workers=workers or self.settings.etcdops_runner_workers,
+            stopping=stopping or threading.Event(),
+        )
 
     def close(self) -> None:
         self.adapters.close()
@@ -123,7 +128,7 @@ def wire(
         settings.etcdops_worker or default_worker_name(),
         lease_seconds=settings.etcdops_run_lease_seconds,
         kill_after_step=settings.etcdops_kill_after_step or None,
-        approvals=ApprovalGate(sessions, functools.partial(_policy, clusters)),
+        approvals=ApprovalGate(sessions, functools.partial(_policy, clusters), stopping=threading.Event()),
     )
     return Wiring(settings, clusters, sessions, adapters, procedures, engine, database)
 

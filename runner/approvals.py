@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,10 @@ class RunCancelled(Exception):
     """The run was cancelled while it waited for approval."""
 
 
+class RunnerStopping(Exception):
+    """This runner is shutting down; the run keeps waiting, and a restart resumes the wait."""
+
+
 def plan_hash(procedure: str, cluster: str, step_id: str, plan: dict[str, Any]) -> str:
     """sha256 of the canonical JSON of what is approved."""
     canonical = json.dumps(
@@ -54,6 +59,7 @@ class ApprovalGate:
     sessions: SessionFactory
     policies: Callable[[str, str], Policy]  # (cluster, action) → policy
     poll_interval: float = 0.5
+    stopping: threading.Event | None = None  # set when the runner shuts down
 
     def _describe(self, procedure: str, spec: StepSpec, ctx: StepContext) -> tuple[dict[str, Any], str]:
         plan = spec.describe(ctx) if spec.describe is not None else {"step": spec.title}
@@ -109,4 +115,7 @@ class ApprovalGate:
                         continue
                     runs.set_run_status(ctx.run_id, RunStatus.RUNNING, session=session)
                     return
-            time.sleep(self.poll_interval)
+            if self.stopping is None:
+                time.sleep(self.poll_interval)
+            elif self.stopping.wait(self.poll_interval):
+                raise RunnerStopping(ctx.run_id)

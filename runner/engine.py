@@ -27,7 +27,7 @@ from typing import Any
 from sqlmodel import Session
 from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from runner.approvals import ApprovalGate, RunCancelled
+from runner.approvals import ApprovalGate, RunCancelled, RunnerStopping
 from runner.steps import Probe, Procedure, StepContext, StepFailed, StepSpec
 from storage import journal, runs
 from storage.models import RunStatus, StepStatus
@@ -126,6 +126,9 @@ class Engine:
                         self.approvals.wait(procedure.name, seq, spec, context)
                 except RunCancelled:
                     log.info("run %s was cancelled while waiting for approval of step %s", run_id, seq)
+                    return
+                except RunnerStopping:
+                    log.info("run %s: stopping while it waits for approval; a restart resumes it", run_id)
                     return
                 except StepFailed as exc:
                     self._fail(run_id, str(exc))

@@ -25,7 +25,7 @@ class RunnerService:
     workers: int = 4
     poll_interval: float = 0.2
     yield_to_acks: float = 0.1
-    _stop: threading.Event = field(default_factory=threading.Event, init=False)
+    stopping: threading.Event = field(default_factory=threading.Event)  # shared with the approval gate
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
 
     def start(self) -> RunnerService:
@@ -40,13 +40,13 @@ class RunnerService:
         return self
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
+        while not self.stopping.is_set():
             with self.engine.sessions() as session:
                 quiet = seconds_since_urgent_write(session)
             if quiet < self.yield_to_acks:
                 # Slack commands are being recorded in this process right now (a burst): each has 3 s
                 # to be acked, a run waiting a few more milliseconds to start has no deadline.
-                self._stop.wait(self.yield_to_acks - quiet)
+                self.stopping.wait(self.yield_to_acks - quiet)
                 continue
             try:
                 claimed = self.engine.run_once()
@@ -54,11 +54,11 @@ class RunnerService:
                 log.exception("the runner failed while executing a run")
                 claimed = None
             if claimed is None:
-                self._stop.wait(self.poll_interval)
+                self.stopping.wait(self.poll_interval)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop claiming; runs in progress finish their current step (or are resumed after a restart)."""
-        self._stop.set()
+        self.stopping.set()
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()

@@ -5,6 +5,8 @@ told why they cannot), and ends with three healthy members."""
 
 from __future__ import annotations
 
+import json
+
 from bot.blocks import APPROVE_ACTION
 from lab.slack import Message, SlackDriver
 from tests.lab.botkit import CHANNEL, finished_run_message, run_id_of
@@ -132,3 +134,80 @@ def test_replace_a_member_whose_machine_is_not_running(lab: Lab, bot: SlackDrive
     lab.wait_three_healthy(timeout=120)
     health = lab.etcdctl(lab.healthy_pod(), "endpoint", "health", "--cluster")
     assert "https://127.0.0.14:2379 is healthy" in health and "127.0.0.11" not in health
+
+
+def test_a_machine_recreated_before_execution_voids_the_approvals(
+    lab: Lab, bot: SlackDriver, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    down = "ip-127-0-0-11.ec2.internal"
+    assert "succeeded" in finished_run_message(bot, _backup(bot)).text.split("\n")[0]
+    etcdops("lab", "fault", "stop-machine", down)
+    wait_for(
+        "the member to be unhealthy", lambda: "2 of 3" in lab.condition("etcd", "EtcdMembersAvailable"), 60
+    )
+    run_id = _replace(bot, f"replace {down}")
+    for action in ("member removal", "secret deletion"):
+        request = _approval(bot, run_id, action)
+        assert _click(bot, request, "bob") == "" and _click(bot, request, "carol") == ""
+    first = _approval(bot, run_id, "machine deletion")
+    old_uid = lab.kubectl(
+        "get",
+        "machine",
+        "lab-8qw5l-master-0",
+        "-n",
+        "openshift-machine-api",
+        "-o",
+        "jsonpath={.metadata.uid}",
+    )
+    assert f"uid {old_uid}" in first.text
+    assert _click(bot, first, "bob") == ""
+
+    # Someone recreates the machine meanwhile: same name, a new object.
+    saved = json.loads(
+        lab.kubectl("get", "machine", "lab-8qw5l-master-0", "-n", "openshift-machine-api", "-o", "json")
+    )
+    for volatile in ("uid", "resourceVersion", "creationTimestamp", "generation"):
+        saved["metadata"].pop(volatile, None)
+    saved.pop("status", None)
+    again = tmp_path / "machine.json"
+    again.write_text(json.dumps(saved))
+    lab.kubectl("delete", "machine", "lab-8qw5l-master-0", "-n", "openshift-machine-api", timeout=60)
+    lab.kubectl("create", "-f", str(again))
+    new_uid = lab.kubectl(
+        "get",
+        "machine",
+        "lab-8qw5l-master-0",
+        "-n",
+        "openshift-machine-api",
+        "-o",
+        "jsonpath={.metadata.uid}",
+    )
+    assert new_uid and new_uid != old_uid
+
+    assert _click(bot, first, "carol") == ""  # the second approval, of the plan as it was
+    voided = bot.wait_for(
+        CHANNEL,
+        lambda ms: next((m for m in ms if m.ts == first.ts and ":recycle: Void" in m.text), None),
+        timeout=30,
+    )
+    assert "the plan of step" in voided.text
+    renewed = bot.wait_for(
+        CHANNEL,
+        lambda ms: next(
+            (
+                m
+                for m in ms
+                if m.ts != first.ts
+                and f"run `{run_id}`" in m.text
+                and "Approval needed: *machine deletion*" in m.text
+            ),
+            None,
+        ),
+        timeout=30,
+    )
+    assert f"uid {new_uid}" in renewed.text and "0 of 2 approvals" in renewed.text
+    assert "lab-8qw5l-master-0" in lab.kubectl("get", "machines", "-n", "openshift-machine-api"), (
+        "nothing deleted"
+    )
+    cancelled = bot.slash("alice", CHANNEL, "/etcd", f"cancel {run_id}")
+    assert f"cancelled run `{run_id}`" in cancelled.in_channel[0].text
