@@ -159,6 +159,7 @@ def test_a_backup_killed_with_sigkill_resumes_without_a_second_snapshot(
     finally:
         if first.poll() is None:
             first.kill()
+            first.wait()
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     try:
