@@ -35,10 +35,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from lab.slack import CommandResult, LocalSlackThread, SlackConfig, SlackDriver
 from lab.slack.config import ChannelSpec
+from lab.unreachable import CHANNEL, write_clusters_file
 from storage import runs
 from storage.db import make_engine, make_session_factory
 
@@ -46,9 +45,8 @@ MODES = ("socket", "http")
 APPS = ("bare", "etcdops")
 TARGET_RATIO = 3.0
 USER = "alice"
-CHANNEL = "#etcd-lab"
-CLUSTER = "lab"  # the default cluster of #etcd-lab in the clusters file below
-DEAD_API = "https://127.0.0.1:9"  # the discard port: connection refused at once
+CLUSTER = "lab"  # the default cluster of #etcd-lab in lab/unreachable.py
+
 EXPECTED_REPLY = f"Checking etcd on *{CLUSTER}*"
 DRAIN_TIMEOUT = 90.0
 CONNECT_TIMEOUT = 10.0
@@ -210,39 +208,6 @@ def drain(database_url: str) -> float:
 
 
 # --- the etcdops settings --------------------------------------------------------------------------
-
-
-def write_clusters_file(folder: Path) -> Path:
-    """Two clusters whose API is a dead port; ``lab`` is the default cluster of #etcd-lab."""
-    kubeconfig = folder / "kubeconfig"
-    kubeconfig.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {"name": "dead", "cluster": {"server": DEAD_API, "insecure-skip-tls-verify": True}}
-                ],
-                "users": [{"name": "admin", "user": {"token": "not-a-real-token"}}],
-                "contexts": [{"name": "dead", "context": {"cluster": "dead", "user": "admin"}}],
-                "current-context": "dead",
-            }
-        )
-    )
-    ssh = {"user": "core", "key": str(folder / "id_ed25519"), "known_hosts": str(folder / "known_hosts")}
-    clusters = [
-        {
-            "name": name,
-            "kubeconfig": str(kubeconfig),
-            "ssh": ssh,
-            "backup_store": {"type": "local", "path": str(folder / "backups")},
-            "default_channel": channel,
-        }
-        for name, channel in ((CLUSTER, CHANNEL), ("prod-east", "#prod"))
-    ]
-    path = folder / "clusters.yaml"
-    path.write_text(yaml.safe_dump({"clusters": clusters}))
-    return path
 
 
 def app_env(slack: LocalSlackThread, config: SlackConfig, folder: Path) -> dict[str, str]:

@@ -35,16 +35,26 @@ class DemoPlan:
     db_mb: int = 0
 
 
-def demo_settings(config: SlackConfig, slack_url: str, plan: DemoPlan) -> Settings:
-    """The bot's settings for the local Slack and the lab (what `.env` would say in production)."""
+def local_slack_settings(
+    config: SlackConfig, slack_url: str, *, database_url: str, clusters: Path, worker: str | None = None
+) -> Settings:
+    """The bot's settings for a local Slack (what `.env` would say in production)."""
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         slack_bot_token=SecretStr(config.bot_token),
         slack_app_token=SecretStr(config.app_token),
         slack_signing_secret=SecretStr(config.signing_secret),
         slack_api_url=f"{slack_url}/api/",
-        database_url=plan.database_url,
-        etcdops_clusters=plan.lab.cluster_profile,
+        database_url=database_url,
+        etcdops_clusters=clusters,
+        etcdops_worker=worker,
+    )
+
+
+def demo_settings(config: SlackConfig, slack_url: str, plan: DemoPlan) -> Settings:
+    """The demo's: the local Slack, the lab's clusters file, the plan's database."""
+    return local_slack_settings(
+        config, slack_url, database_url=plan.database_url, clusters=plan.lab.cluster_profile
     )
 
 

@@ -11,61 +11,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
-from pydantic import SecretStr
 
+from bot.demo import local_slack_settings
 from bot.process import EtcdopsProcess
 from bot.settings import Settings
 from lab.slack import LocalSlackThread, SlackConfig, SlackDriver
 from lab.slack.config import ChannelSpec
+from lab.unreachable import CHANNEL, write_clusters_file
 
-CHANNEL = "#etcd-lab"
-DEAD_API = "https://127.0.0.1:9"  # the discard port: connection refused at once
-
-
-def write_clusters_file(folder: Path) -> Path:
-    kubeconfig = folder / "kubeconfig"
-    kubeconfig.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {"name": "dead", "cluster": {"server": DEAD_API, "insecure-skip-tls-verify": True}}
-                ],
-                "users": [{"name": "admin", "user": {"token": "not-a-real-token"}}],
-                "contexts": [{"name": "dead", "context": {"cluster": "dead", "user": "admin"}}],
-                "current-context": "dead",
-            }
-        )
-    )
-    ssh = {"user": "core", "key": str(folder / "id_ed25519"), "known_hosts": str(folder / "known_hosts")}
-    clusters = [
-        {
-            "name": name,
-            "kubeconfig": str(kubeconfig),
-            "ssh": ssh,
-            "backup_store": {"type": "local", "path": str(folder / "backups")},
-            "default_channel": channel,
-            "approvals": {"member_removal": {"approvers": 2, "group": "etcd-approvers", "expiry": expiry}},
-        }
-        for name, channel, expiry in (("lab", CHANNEL, "30m"), ("prod-east", "#prod", "3s"))
-    ]
-    path = folder / "clusters.yaml"
-    path.write_text(yaml.safe_dump({"clusters": clusters}))
-    return path
+__all__ = ["CHANNEL", "bot_settings", "write_clusters_file"]
 
 
 def bot_settings(slack: LocalSlackThread, config: SlackConfig, folder: Path) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        slack_bot_token=SecretStr(config.bot_token),
-        slack_app_token=SecretStr(config.app_token),
-        slack_signing_secret=SecretStr(config.signing_secret),
-        slack_api_url=f"{slack.url}/api/",
+    return local_slack_settings(
+        config,
+        slack.url,
         database_url=f"sqlite:///{folder / 'etcdops.db'}",
-        etcdops_clusters=write_clusters_file(folder),
-        etcdops_worker="test-worker",
+        clusters=write_clusters_file(folder),
+        worker="test-worker",
     )
 
 

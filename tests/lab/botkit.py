@@ -11,8 +11,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import SecretStr
-
+from bot.demo import local_slack_settings
 from bot.settings import Settings
 from lab.slack import CommandResult, LocalSlackThread, Message, SlackConfig, SlackDriver
 from tests.lab.helpers import REPO, Lab
@@ -22,15 +21,12 @@ WORKER = "lab-test-worker"
 
 
 def lab_settings(lab: Lab, slack: LocalSlackThread, config: SlackConfig, folder: Path) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        slack_bot_token=SecretStr(config.bot_token),
-        slack_app_token=SecretStr(config.app_token),
-        slack_signing_secret=SecretStr(config.signing_secret),
-        slack_api_url=f"{slack.url}/api/",
+    return local_slack_settings(
+        config,
+        slack.url,
         database_url=f"sqlite:///{folder / 'etcdops.db'}",
-        etcdops_clusters=lab.root / "cluster.yaml",
-        etcdops_worker=WORKER,
+        clusters=lab.root / "cluster.yaml",
+        worker=WORKER,
     )
 
 
