@@ -23,6 +23,7 @@ from runner.steps import StepContext, StepSpec
 MACHINE_NS = "openshift-machine-api"
 UNHEALTHY = re.compile(r",\s*(.+?)\s+(?:is|are)\s+unhealthy")
 CRASHING = frozenset({"Error", "CrashLoopBackOff"})
+CRASHED_LATELY = dt.timedelta(minutes=5)  # a restart after an Error this recent is still a crash loop
 
 
 class State(StrEnum):
@@ -69,6 +70,9 @@ class DiagnosisFacts:
     nodes: tuple[NodeFacts, ...] = ()
     pods: dict[str, str] = field(default_factory=dict)  # node → etcd pod STATUS as oc shows it
     cert_expiry: dict[str, dt.datetime] = field(default_factory=dict)  # node → etcd peer cert expiry
+    # node → restarts, for an etcd pod caught in the moment between two crashes: its container runs
+    # again, so ``oc get pods`` shows Running, but its last exit was an Error
+    restarted_after_error: dict[str, tuple[int, dt.datetime]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -165,9 +169,15 @@ def diagnose(facts: DiagnosisFacts, now: dt.datetime) -> Diagnosis:
             tuple(evidence),
         )
     pod = facts.pods.get(member)
+    restarts, crashed_at = facts.restarted_after_error.get(member, (0, None))
+    crashed_lately = crashed_at is not None and now - crashed_at <= CRASHED_LATELY
     if pod is not None:
-        evidence.append(f"etcd-{member}: {pod}")
-    if pod in CRASHING:
+        after = (
+            f", restarted {restarts} times, last exit Error at {crashed_at:%H:%M:%S}" if crashed_at else ""
+        )
+        evidence.append(f"etcd-{member}: {pod}{after}")
+    if pod in CRASHING or crashed_lately:
+        pod = pod if pod in CRASHING else "Error, restarting"
         return Diagnosis(
             State.POD_CRASHLOOPING,
             member,
@@ -218,6 +228,7 @@ def gather_diagnosis_facts(kube: Kube) -> DiagnosisFacts:
             )
         )
     pod_status = {row.node: row.status for row in (pod_row(p) for p in pods)}
+    restarted = dict(found for found in map(_restarts_after_error, pods) if found is not None)
     return DiagnosisFacts(
         members_status=str(members.get("status", "")),
         members_reason=str(members.get("reason", "")),
@@ -226,7 +237,24 @@ def gather_diagnosis_facts(kube: Kube) -> DiagnosisFacts:
         nodes=tuple(node_facts),
         pods=pod_status,
         cert_expiry=peer_cert_expiry(secrets),
+        restarted_after_error=restarted,
     )
+
+
+def _restarts_after_error(pod: dict[str, Any]) -> tuple[str, tuple[int, dt.datetime]] | None:
+    """(node, (restarts, when)) when one of the pod's containers was restarted after an Error exit.
+
+    A crash-looping etcd shows ``Running`` for the seconds each restart lives; the seed's operator
+    reading ``oc get pods`` twice would still call it crash-looping, and so does this.
+    """
+    node = str((pod.get("spec") or {}).get("nodeName", ""))
+    for container in (pod.get("status") or {}).get("containerStatuses") or []:
+        last = (container.get("lastState") or {}).get("terminated") or {}
+        count = int(container.get("restartCount", 0))
+        if count and last.get("reason") == "Error" and last.get("finishedAt"):
+            finished = dt.datetime.fromisoformat(str(last["finishedAt"]).replace("Z", "+00:00"))
+            return node, (count, finished)
+    return None
 
 
 ICONS = {

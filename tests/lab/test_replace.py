@@ -56,7 +56,7 @@ def test_replace_a_crashlooping_member_with_two_approvals(lab: Lab, bot: SlackDr
     ip = node_ip(VICTIM)
 
     dry = finished_run_message(bot, _replace(bot, f"replace {VICTIM} --dry-run"))
-    assert "succeeded" in dry.text.split("\n")[0] and "nothing was done" in dry.text
+    assert "succeeded" in dry.text.split("\n")[0] and "nothing was done" in dry.text, dry.text
     plan = " ".join(m.text for m in bot.thread(CHANNEL, dry.ts))
     assert "sudo mv /etc/kubernetes/manifests/etcd-pod.yaml /var/lib/etcd-backup/" in plan
     assert "etcdctl member remove" in plan and f"etcd-serving-metrics-{VICTIM}" in plan

@@ -141,3 +141,12 @@ def test_the_message_shows_the_state_the_procedure_and_the_evidence() -> None:
     assert text.startswith(":warning: *prod* diagnosis: *machine not running* — seed procedure 2.4.1")
     assert "machine m-0: instanceState stopped" in text
     assert [b["type"] for b in blocks] == ["section", "section", "context"]
+
+
+def test_a_pod_caught_running_between_two_crashes_is_still_crash_looping() -> None:
+    crashed = {SICK: (4, NOW - dt.timedelta(seconds=20))}
+    found = diagnose(replace(ONE_DOWN, restarted_after_error=crashed), NOW)
+    assert found.state is State.POD_CRASHLOOPING and found.procedure == "2.4.2"
+    assert any("restarted 4 times, last exit Error" in line for line in found.evidence)
+    long_ago = {SICK: (4, NOW - dt.timedelta(hours=1))}
+    assert diagnose(replace(ONE_DOWN, restarted_after_error=long_ago), NOW).state is State.UNDETERMINED
