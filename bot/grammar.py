@@ -21,6 +21,8 @@ USAGE = {
     "backup": "/etcd backup [CLUSTER] [--host NODE]",
     "backups": "/etcd backups [CLUSTER]",
     "replace": "/etcd replace MEMBER [CLUSTER] [--dry-run]",
+    "restore": "/etcd restore BACKUP [CLUSTER] [--recovery-host NODE] [--dry-run] [--override-quorum]",
+    "csr": "/etcd csr [CLUSTER]",
     "cancel": "/etcd cancel RUN_ID",
     "use": "/etcd use CLUSTER",
 }
@@ -31,6 +33,8 @@ SUMMARY = {
     "backup": "take an etcd backup on one healthy master (seed 1.1) and copy it off the cluster",
     "backups": "list the backups taken so far",
     "replace": "replace an unhealthy member (node name or member ID) as seed 2.4 says, with approvals",
+    "restore": "restore the cluster from a backup (`#N` of `/etcd backups`) after losing quorum (seed 3.3)",
+    "csr": "list pending CSRs, check them, and approve the valid node-bootstrapper ones (seed 3.4)",
     "cancel": "cancel a run that has not finished",
     "use": "make CLUSTER this channel's default, so commands here need not name it",
 }
@@ -75,6 +79,20 @@ class Replace:
 
 
 @dataclass(frozen=True)
+class Restore:
+    backup: int
+    cluster: str | None = None
+    recovery_host: str | None = None
+    dry_run: bool = False
+    override_quorum: bool = False
+
+
+@dataclass(frozen=True)
+class Csr:
+    cluster: str | None = None
+
+
+@dataclass(frozen=True)
 class Backups:
     cluster: str | None = None
 
@@ -89,7 +107,8 @@ class Use:
     cluster: str
 
 
-Command = Help | Status | Diagnose | Backup | Backups | Replace | Cancel | Use
+Command = Help | Status | Diagnose | Backup | Backups | Replace | Restore | Csr | Cancel | Use
+BACKUP_ID = re.compile(r"^#?([1-9][0-9]{0,17})$")
 
 
 def _cluster(value: str, command: str) -> str:
@@ -108,6 +127,31 @@ def _reject_options(args: list[str], command: str, known: tuple[str, ...] = ()) 
     for arg in args:
         if arg.startswith("-") and arg.split("=", 1)[0] not in known:
             raise UsageError(f"`/etcd {command}` has no option `{arg}`", command)
+
+
+def _valued_option(args: list[str], option: str, command: str) -> tuple[list[str], str | None]:
+    """Take ``--option VALUE`` or ``--option=VALUE`` (a node name or address) out of ``args``."""
+    rest: list[str] = []
+    value: str | None = None
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == option or arg.startswith(option + "="):
+            found = arg.split("=", 1)[1] if "=" in arg else (args[i + 1] if i + 1 < len(args) else "")
+            i += 1 if "=" in arg else 2
+            if not found or not NODE.match(found):
+                raise UsageError(
+                    f"`{option}` needs a node name or address, not `{found or '(nothing)'}`", command
+                )
+            value = found
+            continue
+        rest.append(arg)
+        i += 1
+    return rest, value
+
+
+def _flag(args: list[str], flag: str) -> tuple[list[str], bool]:
+    return [a for a in args if a != flag], flag in args
 
 
 def help_text(topic: str | None = None) -> str:
@@ -140,24 +184,14 @@ def parse(text: str) -> Command:
         _reject_options(args, name)
         return Backups(_at_most_one_cluster(args, name))
     if name == "backup":
-        host = None
-        rest = []
-        i = 0
-        while i < len(args):
-            arg = args[i]
-            if arg == "--host" or arg.startswith("--host="):
-                value = arg.split("=", 1)[1] if "=" in arg else (args[i + 1] if i + 1 < len(args) else "")
-                i += 1 if "=" in arg else 2
-                if not value or not NODE.match(value):
-                    raise UsageError(
-                        f"`--host` needs a node name or address, not `{value or '(nothing)'}`", name
-                    )
-                host = value
-                continue
-            rest.append(arg)
-            i += 1
+        rest, host = _valued_option(args, "--host", name)
         _reject_options(rest, name)
         return Backup(_at_most_one_cluster(rest, name), host)
+    if name == "restore":
+        return _restore(args)
+    if name == "csr":
+        _reject_options(args, name)
+        return Csr(_at_most_one_cluster(args, name))
     if name == "cancel":
         if len(args) != 1:
             raise UsageError("`/etcd cancel` needs exactly one run ID (shown on the run's message)", name)
@@ -180,3 +214,22 @@ def parse(text: str) -> Command:
         return Use(_cluster(args[0], name))
     known = ", ".join(f"`{n}`" for n in USAGE)
     raise UsageError(f"`{words[0]}` is not an etcdops command; the commands are {known}.")
+
+
+def _restore(args: list[str]) -> Restore:
+    rest, recovery_host = _valued_option(args, "--recovery-host", "restore")
+    rest, dry_run = _flag(rest, "--dry-run")
+    rest, override = _flag(rest, "--override-quorum")
+    _reject_options(rest, "restore")
+    if not rest:
+        raise UsageError(
+            "`/etcd restore` needs the backup: its number in `/etcd backups`, like `#12`", "restore"
+        )
+    found = BACKUP_ID.match(rest[0])
+    if found is None:
+        raise UsageError(
+            f"`{rest[0]}` is not a backup number; `/etcd backups` lists them (like `#12`)", "restore"
+        )
+    return Restore(
+        int(found.group(1)), _at_most_one_cluster(rest[1:], "restore"), recovery_host, dry_run, override
+    )

@@ -23,8 +23,10 @@ from runner.adapters.ssh import SshHosts
 from runner.approvals import ApprovalGate, Policy
 from runner.engine import Engine
 from runner.procedures.backup import BackupProcedure, ClusterClients
+from runner.procedures.csr import CsrProcedure
 from runner.procedures.diagnose import DiagnoseProcedure
 from runner.procedures.replace import ReplaceProcedure
+from runner.procedures.restore import RestoreProcedure
 from runner.procedures.status import StatusProcedure
 from runner.service import RunnerService
 from runner.steps import Procedure, StepFailed
@@ -120,6 +122,8 @@ def wire(
         "diagnose": DiagnoseProcedure(lambda name: adapters(name).kube),
         "backup": BackupProcedure(adapters, store_root, sessions),
         "replace": ReplaceProcedure(adapters),
+        "restore": RestoreProcedure(adapters, sessions),
+        "csr": CsrProcedure(adapters),
         **(extra_procedures or {}),
     }
     engine = Engine(

@@ -19,9 +19,11 @@ from bot.grammar import (
     Backups,
     Cancel,
     Command,
+    Csr,
     Diagnose,
     Help,
     Replace,
+    Restore,
     Status,
     UsageError,
     Use,
@@ -29,7 +31,7 @@ from bot.grammar import (
     parse,
 )
 from bot.targets import UnknownCluster
-from handlers import backup, backups, cancel, diagnose, replace, status, use
+from handlers import backup, backups, cancel, csr, diagnose, replace, restore, status, use
 from handlers.deps import BotDeps, Reply, Request
 from storage.db import urgent_writes
 
@@ -41,6 +43,8 @@ HANDLERS: dict[type, Callable[[Any, Request, BotDeps], Reply]] = {
     Backup: backup.handle,
     Backups: backups.handle,
     Replace: replace.handle,
+    Restore: restore.handle,
+    Csr: csr.handle,
     Cancel: cancel.handle,
     Use: use.handle,
 }

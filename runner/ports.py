@@ -83,6 +83,11 @@ class Hosts(Protocol):
         ``FetchedFile.sha256`` is the digest's ``hexdigest()``. A partial copy never keeps the name."""
         ...
 
+    def put(self, host: str, local_path: Path, remote_path: str, *, sudo: bool = False) -> str:
+        """Copy a file onto the host (a partial copy never keeps the name); returns the SHA-256 of the
+        bytes sent, for comparing with the host's own ``sha256sum``."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -107,6 +112,12 @@ class Kube(Protocol):
 
     def create(self, resource: str, body: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
         """Create the object (``oc apply -f`` of a new one); returns it as stored."""
+        ...
+
+    def update(
+        self, resource: str, body: dict[str, Any], namespace: str | None = None, *, subresource: str = ""
+    ) -> dict[str, Any]:
+        """Replace an object (PUT), or one of its subresources such as a CSR's ``approval``."""
         ...
 
     def delete(self, resource: str, name: str, namespace: str | None = None) -> bool:

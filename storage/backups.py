@@ -8,6 +8,7 @@ files are stored. Only backups whose verification passed count as restorable.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
@@ -37,9 +38,12 @@ def record_backup(
     etcd_revision: int | None = None,
     key_count: int | None = None,
     run_id: str | None = None,
+    masters: Sequence[tuple[str, str]] = (),
 ) -> Backup:
-    """Add a catalog entry for a backup copied to the store (not yet verified)."""
+    """Add a catalog entry for a backup copied to the store (not yet verified). ``masters`` are the
+    cluster's (node, address) pairs, which a later restore needs when the API no longer answers."""
     backup = Backup(
+        masters=json.dumps([{"node": node, "ip": ip} for node, ip in masters]) if masters else None,
         cluster=cluster,
         host=host,
         openshift_version=openshift_version,
@@ -66,6 +70,11 @@ def record_backup(
     )
     session.commit()
     return backup
+
+
+def masters_of(backup: Backup) -> list[tuple[str, str]]:
+    """The (node, address) pairs recorded with a backup (none for backups taken before they were)."""
+    return [(str(m["node"]), str(m["ip"])) for m in json.loads(backup.masters or "[]")]
 
 
 def get_backup(backup_id: int, *, session: Session) -> Backup:

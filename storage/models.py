@@ -209,6 +209,8 @@ class Backup(SQLModel, table=True):
     run_id: str | None = Field(default=None, foreign_key="run.id", max_length=16, ondelete="SET NULL")
     verified_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     verify_result: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    # JSON [{"node", "ip"}]: every master when the backup was taken, for a restore with the API down
+    masters: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
 
 
 class TimelineEvent(SQLModel, table=True):

@@ -121,6 +121,15 @@ class KubeApi:
         created: dict[str, Any] = self._call("POST", RESOURCES[resource].path(namespace), body=body)
         return created
 
+    def update(
+        self, resource: str, body: dict[str, Any], namespace: str | None = None, *, subresource: str = ""
+    ) -> dict[str, Any]:
+        path = RESOURCES[resource].path(namespace, str(body["metadata"]["name"]))
+        updated: dict[str, Any] = self._call(
+            "PUT", f"{path}/{subresource}" if subresource else path, body=body
+        )
+        return updated
+
     def delete(self, resource: str, name: str, namespace: str | None = None) -> bool:
         try:
             self._call("DELETE", RESOURCES[resource].path(namespace, name))

@@ -135,6 +135,34 @@ class SshHosts:
             remote_path=remote_path, local_path=local_path, size=size, sha256=digest.hexdigest()
         )
 
+    def put(self, host: str, local_path: Path, remote_path: str, *, sudo: bool = False) -> str:
+        # The same plain channel as ``fetch``, the other way: ``cat`` into a partial name, renamed only
+        # once every byte arrived, so a crash never leaves a short file under the real name.
+        store = 'cat > "$1.partial" && mv -f -- "$1.partial" "$1"'
+        argv = ["sh", "-c", store, "put", remote_path]
+        command = shlex.join(["sudo", *argv] if sudo else argv)
+        digest = Sha256Digest()
+        client = self._connect(host)
+        try:
+            transport = client.get_transport()
+            if transport is None:
+                raise paramiko.SSHException("the SSH transport closed")
+            channel = transport.open_session()
+            with channel, local_path.open("rb") as source:
+                channel.exec_command(command)
+                while chunk := source.read(CHUNK):
+                    digest.update(chunk)
+                    channel.sendall(chunk)
+                channel.shutdown_write()
+                code = channel.recv_exit_status()
+                error = channel.makefile_stderr("rb").read().decode(errors="replace").strip()
+        except (OSError, paramiko.SSHException) as exc:
+            self._forget(host)
+            raise HostUnreachable(host, f"copying {local_path.name} to {remote_path} failed: {exc}") from exc
+        if code != 0:
+            raise HostError(host, f"cannot write {remote_path}: {error or f'exit {code}'}")
+        return digest.hexdigest()
+
     def _forget(self, host: str) -> None:
         with self._lock:
             client = self._clients.pop(host, None)

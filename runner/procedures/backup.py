@@ -350,6 +350,7 @@ class BackupProcedure:
                 "proxy": facts.proxy,
                 "hosts": [m.ip for m in candidates],
                 "nodes": [m.node for m in candidates],
+                "masters": [[m.node, m.ip] for m in facts.masters],
             }
 
         def snapshot_step(ctx: StepContext) -> dict[str, Any]:
@@ -433,6 +434,7 @@ class BackupProcedure:
                     key_count=verified["keys"],
                     taken_at=self._now(),
                     run_id=ctx.run_id,
+                    masters=[(node, ip) for node, ip in ctx.results["preflight"].get("masters", [])],
                 )
                 assert entry.id is not None
                 backups.record_verification(entry.id, session=session, ok=True, detail="sha256 checked")
@@ -453,4 +455,8 @@ class BackupProcedure:
 
     def summary(self, context: StepContext) -> str:
         taken = context.results.get("snapshot", {})
-        return f"backup {taken.get('snapshot', '?')} from {taken.get('host', '?')} stored and verified"
+        number = context.results.get("catalog", {}).get("backup_id", "?")
+        return (
+            f"backup #{number} ({taken.get('snapshot', '?')} from {taken.get('host', '?')}) stored and "
+            "verified"
+        )

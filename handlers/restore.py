@@ -1,0 +1,51 @@
+"""``/etcd restore BACKUP [CLUSTER] [--recovery-host NODE] [--dry-run] [--override-quorum]`` (seed 3.3).
+
+Only what can be answered from the catalog is checked here (the backup exists and is this cluster's), so
+a typo is told at once and records nothing; everything else — versions, files, SSH, quorum — is the run's
+preflight, posted in the channel before anyone is asked to approve.
+"""
+
+from __future__ import annotations
+
+from bot.grammar import Restore
+from handlers.deps import BotDeps, Reply, Request
+from runner.submit import Refused, submit_run
+from storage import backups
+from storage.errors import NotFoundError
+
+
+def handle(command: Restore, request: Request, deps: BotDeps) -> Reply:
+    cluster = request.cluster(command.cluster, deps)
+    with deps.sessions() as session:
+        try:
+            backup = backups.get_backup(command.backup, session=session)
+        except NotFoundError:
+            backup = None
+        if backup is None or backup.cluster != cluster.name:
+            return Reply(
+                f":warning: *{cluster.name}* has no backup #{command.backup}. "
+                f"`/etcd backups {cluster.name}` lists its backups; restore one with "
+                f"`/etcd restore #N {cluster.name}`."
+            )
+        run = submit_run(
+            session=session,
+            procedure="restore",
+            cluster=cluster.name,
+            requested_by=request.user_id,
+            channel=request.channel_id,
+            params={
+                "backup": command.backup,
+                "recovery_host": command.recovery_host,
+                "dry_run": command.dry_run,
+                "override_quorum": command.override_quorum,
+            },
+            destructive=not command.dry_run,
+        )
+    if isinstance(run, Refused):
+        return Reply(f":warning: {run.reason}")
+    what = "A dry run of the restore" if command.dry_run else "Restore"
+    return Reply(
+        f":rotating_light: {what} of *{cluster.name}* from backup #{command.backup} requested "
+        f"(run `{run.id}`): the preflight, the plan, the approval and each step are posted here. "
+        f"Stop it with `/etcd cancel {run.id}` (before the approval, nothing is touched)."
+    )
