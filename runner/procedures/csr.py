@@ -167,8 +167,10 @@ class CsrProcedure:
                 "commands": [f"oc adm certificate approve {c.name}" for c in approvable],
                 "CSRs": [f"{c.name}: {c.subject} from {c.requestor}" for c in approvable],
             }
-            if refused:
-                plan["never approved"] = [c.line() for c in refused]
+            if refused:  # without their ages, which change by the minute and would void the approval
+                plan["never approved"] = [
+                    f"{c.name}: {c.subject} from {c.requestor}: {'; '.join(c.problems)}" for c in refused
+                ]
             return plan
 
         def approve(ctx: StepContext) -> dict[str, Any]:

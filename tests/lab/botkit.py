@@ -11,9 +11,13 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.blocks import APPROVE_ACTION
 from bot.demo import local_slack_settings
 from bot.settings import Settings
 from lab.slack import CommandResult, LocalSlackThread, Message, SlackConfig, SlackDriver
+from lab.slack.driver import LabSlackError
+from storage import runs
+from storage.db import make_engine, make_session_factory
 from tests.lab.helpers import REPO, Lab
 
 CHANNEL = "#etcd-lab"
@@ -123,3 +127,33 @@ def ask(driver: SlackDriver, user: str, text: str, marker: str, timeout: float =
     result = driver.slash(user, CHANNEL, "/etcd", text)
     assert result.acked and result.ack_latency_ms is not None and result.ack_latency_ms < 3000
     return bot_report(driver, last, marker, timeout)
+
+
+def approve_what_is_pending(driver: SlackDriver, run_id: str) -> int:
+    """bob and carol approve every open request of the run; how many requests they approved."""
+    approved = 0
+    for message in driver.transcript(CHANNEL):
+        if f"run `{run_id}`" not in message.text or "Approval needed" not in message.text:
+            continue
+        if not message.blocks or message.blocks[-1].get("type") != "actions":
+            continue
+        value = str(message.blocks[-1]["elements"][0]["value"])
+        acked = []
+        for user in ("bob", "carol"):
+            try:
+                acked.append(driver.click(user, message.ts, APPROVE_ACTION, value, channel=CHANNEL).acked)
+            except LabSlackError as exc:  # the request was decided and its buttons removed meanwhile
+                assert exc.code == "action_not_found", exc
+                acked.append(False)
+        approved += all(acked)
+    return approved
+
+
+def session_of(settings: Settings):  # type: ignore[no-untyped-def]
+    """A session on the bot's database, for reading what a killed process left behind."""
+    return make_session_factory(make_engine(settings.database_url))()
+
+
+def run_status(settings: Settings, run_id: str) -> str:
+    with session_of(settings) as session:
+        return runs.get_run(run_id, session=session).status
