@@ -62,14 +62,14 @@ def _age(created: str, now: dt.datetime) -> str:
 
 def _subject(spec: dict[str, Any]) -> tuple[str, list[str], str]:
     """(CN, O values, printable subject) of the CSR's PEM request, or a reason it cannot be read."""
-    try:
+    try:  # the subject is decoded lazily, on first access: it belongs inside the try as well
         request = x509.load_pem_x509_csr(base64.b64decode(str(spec.get("request", ""))))
+        names = request.subject
+        common = [str(a.value) for a in names.get_attributes_for_oid(NameOID.COMMON_NAME)]
+        orgs = [str(a.value) for a in names.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+        return (common[0] if common else ""), orgs, names.rfc4514_string()
     except ValueError as exc:
         return "", [], f"(unreadable request: {exc})"
-    names = request.subject
-    common = [str(a.value) for a in names.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    orgs = [str(a.value) for a in names.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
-    return (common[0] if common else ""), orgs, names.rfc4514_string()
 
 
 def pending(csr: dict[str, Any]) -> bool:
