@@ -86,6 +86,9 @@ async def crashloop(sup: Supervisor, name: str) -> str:
         head = f.read(DAMAGED_BYTES)
         if not saved.exists():
             saved.write_bytes(head)
+            # which file was damaged: a restore or a replacement puts a new database in its place later,
+            # and healing must then leave that one alone
+            (hp.root / "crashloop-db-inode").write_text(str(db.stat().st_ino))
         f.seek(0)
         f.write(b"\0" * len(head))
     os.replace(parked, manifest)
@@ -164,9 +167,12 @@ async def _undo_crashloop(sup: Supervisor, node: str) -> str:
         return f"{node} is gone; nothing to repair"
     hp = sup.paths.host(record.spec.name)
     saved, manifest, db = hp.root / "crashloop-db-head", hp.inside(ETCD_MANIFEST), hp.inside(ETCD_DB)
-    if not saved.exists() or not db.exists():
+    inode = hp.root / "crashloop-db-inode"
+    damaged = int(inode.read_text()) if inode.exists() else None
+    if not saved.exists() or not db.exists() or (damaged is not None and db.stat().st_ino != damaged):
         saved.unlink(missing_ok=True)
-        return f"{node}: its damaged member is gone already (replaced?); nothing to repair"
+        inode.unlink(missing_ok=True)
+        return f"{node}: its damaged member is gone already (replaced or restored); nothing to repair"
     if manifest.exists():
         parked = hp.root / "crashloop-etcd-pod.yaml"
         os.replace(manifest, parked)
@@ -178,6 +184,7 @@ async def _undo_crashloop(sup: Supervisor, node: str) -> str:
         with db.open("r+b") as f:
             f.write(saved.read_bytes())
     saved.unlink()
+    inode.unlink(missing_ok=True)
     return f"repaired etcd's database on {node}"
 
 

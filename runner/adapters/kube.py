@@ -56,15 +56,18 @@ RESOURCES = {
 
 class KubeApi:
     def __init__(self, *, kubeconfig: Path | None, context: str | None = None, timeout: float = 10) -> None:
+        configuration = client.Configuration()
         if kubeconfig is None:
-            configuration = client.Configuration()
             config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-            self._api = client.ApiClient(configuration)
         else:
-            self._api = config.new_client_from_config(  # type: ignore[no-untyped-call]
-                config_file=str(kubeconfig), context=context
+            config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=str(kubeconfig), context=context, client_configuration=configuration
             )
-        self._api.configuration.retries = False
+        # Before the client exists: its connection pool takes the retry policy when it is made. An API
+        # that is down is reported at once (the engine's retries and the probes decide what next),
+        # not after urllib3 tried three more times.
+        configuration.retries = False
+        self._api = client.ApiClient(configuration)
         self.timeout = timeout
 
     def _call(
@@ -90,6 +93,10 @@ class KubeApi:
             response.read()  # type: ignore[no-untyped-call]
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise ApiUnreachable(f"the API is unreachable: {exc}") from exc
+        except ApiException as exc:
+            if exc.status == 0:  # the client's wrapping of a broken TLS session: no answer at all
+                raise ApiUnreachable(f"the API is unreachable: {exc.reason}") from exc
+            raise
         if response.status in (502, 503, 504):
             raise ApiUnreachable(f"the API answered {response.status}: {_message(response.data)}")
         if response.status >= 400:

@@ -14,6 +14,7 @@ worse, running cluster-restore.sh a second time over the restored member.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +48,7 @@ from storage.models import Backup
 STOP_WAIT = 180.0
 COME_BACK_WAIT = 300.0
 ROLLOUT_WAIT = 420.0
+ALL_AT = re.compile(r"\d+ nodes are at revision (\d+)")
 RUN_SCRIPT = (
     'mkdir -p -- "$1" && touch -- "$1/restore.started" && "$2" "$1" > "$1/restore.log" 2>&1; '
     'code=$?; echo "$code" > "$1/restore.exit"; cat -- "$1/restore.log"; exit "$code"'
@@ -92,7 +94,7 @@ class RestoreProcedure:
         clients: Callable[[str], ClusterClients],
         sessions: Callable[[], Session],
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-        poll: float = 2.0,
+        poll: float = 1.0,
     ) -> None:
         self._clients = clients
         self._sessions = sessions
@@ -346,6 +348,9 @@ class RestoreProcedure:
         aside = f"{plan.aside}/etcd"
 
         def move(ctx: StepContext) -> dict[str, Any]:
+            if not hosts.run(host.ip, ["test", "-e", DATA_DIR], sudo=True).ok:
+                # an earlier, interrupted restore moved it already: what the seed needs is its absence
+                return {"log": f"{host.node}: {DATA_DIR} is not there (moved aside before): nothing to move"}
             hosts.run(host.ip, ["mkdir", "-p", "--", plan.aside], sudo=True)
             moved = hosts.run(host.ip, ["mv", "--", DATA_DIR, aside], sudo=True)
             if not moved.ok:
@@ -519,11 +524,13 @@ class RestoreProcedure:
                 except ApiUnreachable as exc:
                     message = str(exc)
                 else:
-                    latest = int((found.get("status") or {}).get("latestAvailableRevision") or 0)
                     progressing = condition(found, "NodeInstallerProgressing")
                     message = str(progressing.get("message", ""))
-                    if latest > before and progressing.get("reason") == "AllNodesAtLatestRevision":
-                        return {"log": f"{operator}: {message}", "revision": latest}
+                    # the condition's own revision, not latestAvailableRevision: right after a bump the
+                    # condition still says AllNodesAtLatestRevision about the revision before
+                    at = ALL_AT.fullmatch(message)
+                    if progressing.get("reason") == "AllNodesAtLatestRevision" and at and int(at[1]) > before:
+                        return {"log": f"{operator}: {message}", "revision": int(at[1])}
                 time.sleep(self._poll)
             raise StepFailed(
                 f"{operator} did not reach AllNodesAtLatestRevision in {ROLLOUT_WAIT:.0f} s: {message}"

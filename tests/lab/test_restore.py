@@ -58,6 +58,11 @@ def break_the_cluster(lab: Lab) -> None:
     etcdops("lab", "fault", "lose-quorum")
 
 
+def api_is_down(lab: Lab) -> bool:
+    answered = lab.kubectl("--request-timeout=5s", "get", "nodes", check=False, with_stderr=True)
+    return "Ready" not in answered
+
+
 def assert_restored(lab: Lab, revisions_before: dict[str, int]) -> None:
     configmaps = lab.kubectl("get", "configmaps", "-n", "default")
     assert "critical-config" in configmaps, "the object deleted after the backup is back"
@@ -82,6 +87,14 @@ def test_restore_after_losing_quorum_with_two_approvals(lab: Lab, bot: SlackDriv
     assert "cluster-restore.sh" in request.text and "ip-127-0-0-11.ec2.internal" in request.text, request.text
     assert "recovery-" in request.text and "kubelet.service" in request.text
     approve(bot, request, "bob", "carol")
+
+    def moved_on_while_the_api_is_down(messages: list[Message]) -> Message | None:
+        run = next((m for m in messages if "`restore` on *lab*" in m.text and run_id in m.text), None)
+        done_step = ":white_check_mark: 3. Stop etcd on ip-127-0-0-12.ec2.internal"
+        return run if run is not None and done_step in run.text else None
+
+    bot.wait_for(CHANNEL, moved_on_while_the_api_is_down, timeout=120, interval=0.2)
+    assert api_is_down(lab), "the run's message was updated while the API was down"
 
     done = finished_run_message(bot, run_id, timeout=600)
     assert "succeeded" in done.text.split("\n")[0], done.text
