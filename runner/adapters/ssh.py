@@ -18,6 +18,9 @@ from runner.ports import CommandResult, FetchedFile, HostError, HostKeyRejected,
 from runner.snapshots import Sha256Digest
 
 CHUNK = 1024 * 1024
+# Sending, paramiko copies what is left of a buffer for each 32 KiB packet: 64 KiB pieces keep that
+# cheap (measured on the lab: 180 MB/s against 120 MB/s with 1 MiB pieces; scp does about 155).
+SEND_CHUNK = 64 * 1024
 
 
 class SshHosts:
@@ -150,7 +153,7 @@ class SshHosts:
             channel = transport.open_session()
             with channel, local_path.open("rb") as source:
                 channel.exec_command(command)
-                while chunk := source.read(CHUNK):
+                while chunk := source.read(SEND_CHUNK):
                     digest.update(chunk)
                     channel.sendall(chunk)
                 channel.shutdown_write()
