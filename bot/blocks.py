@@ -134,8 +134,11 @@ APPROVAL_HEADLINES = {
 def _plan_lines(plan: dict[str, Any]) -> str:
     lines: list[str] = []
     for key, value in plan.items():
-        if isinstance(value, list):
+        if isinstance(value, list) and key == "commands":
             lines.extend(str(item) for item in value)
+        elif isinstance(value, list):  # e.g. the CSRs never approved: the heading says what they are
+            lines.append(f"{key}:")
+            lines.extend(f"  {item}" for item in value)
         else:
             lines.append(f"{key}: {value}")
     return "\n".join(lines)

@@ -33,6 +33,16 @@ def test_diagnose_healthy_then_a_stopped_machine_then_lost_quorum(lab: Lab, bot:
         lambda: "2 of 3" in lab.condition("etcd", "EtcdMembersAvailable"),
         timeout=60,
     )
+    # The machine API reconciles on its own clock, like a cloud's: the node may turn NotReady first.
+    state = "jsonpath={.status.providerStatus.instanceState}"
+    wait_for(
+        "the machine API to see the instance stopped",
+        lambda: (
+            lab.kubectl("get", "machine", "-n", "openshift-machine-api", "lab-8qw5l-master-0", "-o", state)
+            == "stopped"
+        ),
+        timeout=60,
+    )
     stopped = ask(bot, "bob", "diagnose", DIAGNOSIS)
     assert stopped.text.startswith(":warning: *lab* diagnosis: *machine not running* — seed procedure 2.4.1")
     assert (
