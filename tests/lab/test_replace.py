@@ -206,8 +206,13 @@ def test_a_machine_recreated_before_execution_voids_the_approvals(
         timeout=30,
     )
     assert f"uid {new_uid}" in renewed.text and "0 of 2 approvals" in renewed.text
-    assert "lab-8qw5l-master-0" in lab.kubectl("get", "machines", "-n", "openshift-machine-api"), (
-        "nothing deleted"
-    )
+
+    # The recreated machine brings up a new host, and its rollout may restart the API for a moment.
+    def machines() -> str | None:
+        out = lab.kubectl("get", "machines", "-n", "openshift-machine-api", check=False)
+        return out if out.startswith("NAME") else None
+
+    listed = wait_for("the machines to be listed", machines, 60)
+    assert "lab-8qw5l-master-0" in listed, "nothing deleted"
     cancelled = bot.slash("alice", CHANNEL, "/etcd", f"cancel {run_id}")
     assert f"cancelled run `{run_id}`" in cancelled.in_channel[0].text
