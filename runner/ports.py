@@ -84,8 +84,8 @@ class Hosts(Protocol):
         ...
 
     def put(self, host: str, local_path: Path, remote_path: str, *, sudo: bool = False) -> str:
-        """Copy a file onto the host (a partial copy never keeps the name); returns the SHA-256 of the
-        bytes sent, for comparing with the host's own ``sha256sum``."""
+        """Copy a file onto the host (a partial copy never keeps the name). The host's SHA-256 of what
+        it wrote must equal that of the bytes sent (else :class:`HostError`); returns that SHA-256."""
         ...
 
     def close(self) -> None: ...

@@ -139,10 +139,13 @@ class SshHosts:
         )
 
     def put(self, host: str, local_path: Path, remote_path: str, *, sudo: bool = False) -> str:
-        # The same plain channel as ``fetch``, the other way: ``cat`` into a partial name, renamed only
-        # once every byte arrived, so a crash never leaves a short file under the real name.
-        store = 'cat > "$1.partial" && mv -f -- "$1.partial" "$1"'
-        argv = ["sh", "-c", store, "put", remote_path]
+        # The same plain channel as ``fetch``, the other way, into a partial name renamed only once every
+        # byte arrived (a crash never leaves a short file under the real name). The host hashes what it
+        # writes as it arrives (``tee`` into ``sha256sum``), so checking the copy costs no second read.
+        store = (
+            'set -o pipefail; tee -- "$1.partial" | sha256sum | cut -d " " -f 1 && mv -f -- "$1.partial" "$1"'
+        )
+        argv = ["bash", "-c", store, "put", remote_path]
         command = shlex.join(["sudo", *argv] if sudo else argv)
         digest = Sha256Digest()
         client = self._connect(host)
@@ -157,6 +160,7 @@ class SshHosts:
                     digest.update(chunk)
                     channel.sendall(chunk)
                 channel.shutdown_write()
+                written = channel.makefile("rb").read().decode(errors="replace").strip()
                 code = channel.recv_exit_status()
                 error = channel.makefile_stderr("rb").read().decode(errors="replace").strip()
         except (OSError, paramiko.SSHException) as exc:
@@ -164,6 +168,8 @@ class SshHosts:
             raise HostUnreachable(host, f"copying {local_path.name} to {remote_path} failed: {exc}") from exc
         if code != 0:
             raise HostError(host, f"cannot write {remote_path}: {error or f'exit {code}'}")
+        if written != digest.hexdigest():
+            raise HostError(host, f"{remote_path} differs from {local_path.name} after the copy")
         return digest.hexdigest()
 
     def _forget(self, host: str) -> None:

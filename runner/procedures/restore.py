@@ -246,12 +246,10 @@ class RestoreProcedure:
                 name: hosts.put(recovery, folder / name, f"{plan.staging}/{name}", sudo=True)
                 for name in files
             }
-            there = on_host_sums()
-            differ = [name for name in files if there.get(name) != sent[name]]
-            if differ or sent[plan.snapshot_name] != plan.snapshot_sha256:
-                raise StepFailed(
-                    f"the copy of {', '.join(differ) or plan.snapshot_name} differs", retryable=True
-                )
+            # put() already compared the host's SHA-256 of what it wrote with the bytes sent; the snapshot
+            # must also still be the one catalogued.
+            if sent[plan.snapshot_name] != plan.snapshot_sha256:
+                raise StepFailed(f"{plan.snapshot_name} in the store changed since the preflight")
             return {
                 "log": f"copied {' and '.join(files)} to {plan.recovery.node}:{plan.staging}, sums checked"
             }

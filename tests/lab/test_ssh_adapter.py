@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from runner.adapters.ssh import SshHosts
-from runner.ports import HostKeyRejected, HostUnreachable
+from runner.ports import HostError, HostKeyRejected, HostUnreachable
 from tests.lab.helpers import Lab, etcdops
 
 
@@ -67,3 +67,21 @@ def test_commands_files_and_refusals(lab: Lab, tmp_path: Path) -> None:
         down.run("127.0.0.13", ["true"])
     assert time.monotonic() - started < 10
     down.close()
+
+
+def test_put_checks_the_hosts_hash_and_never_leaves_a_partial_name(lab: Lab, tmp_path: Path) -> None:
+    hosts = _hosts(lab)
+    try:
+        local = tmp_path / "payload.bin"
+        local.write_bytes(bytes(range(256)) * 4096 + b"tail")  # 1 MiB and a bit: several send pieces
+        remote = "/home/core/put test/payload.bin"  # a space: the path reaches the host quoted
+        hosts.run("127.0.0.13", ["mkdir", "-p", "/home/core/put test"], sudo=True)
+        sent = hosts.put("127.0.0.13", local, remote, sudo=True)
+        assert sent == hashlib.sha256(local.read_bytes()).hexdigest()
+        assert hosts.run("127.0.0.13", ["sha256sum", remote], sudo=True).stdout.split()[0] == sent
+        listed = hosts.run("127.0.0.13", ["ls", "/home/core/put test"]).stdout.split()
+        assert listed == ["payload.bin"], "no .partial left behind"
+        with pytest.raises(HostError, match="cannot write"):
+            hosts.put("127.0.0.13", local, "/home/core/no such folder/payload.bin", sudo=True)
+    finally:
+        hosts.close()
