@@ -4,6 +4,7 @@ serve`` process (so it can be killed), and readers for what the channel shows.""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -157,3 +158,24 @@ def session_of(settings: Settings):  # type: ignore[no-untyped-def]
 def run_status(settings: Settings, run_id: str) -> str:
     with session_of(settings) as session:
         return runs.get_run(run_id, session=session).status
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a serve process that is still alive, and reap it."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def serve_until_finished(settings: Settings, run_id: str, log: Path, timeout: float) -> str:
+    """A plain ``etcdops serve`` (no kill point) until the run has finished; its final status."""
+    process = start_serve(serve_env(settings), log)
+    try:
+        deadline = time.monotonic() + timeout
+        while run_status(settings, run_id) in ("running", "waiting_approval", "pending"):
+            assert time.monotonic() < deadline, f"{run_id} not finished in {timeout:.0f} s"
+            time.sleep(1)
+        return run_status(settings, run_id)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)

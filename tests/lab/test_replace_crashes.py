@@ -23,8 +23,10 @@ from tests.lab.botkit import (
     run_id_of,
     run_status,
     serve_env,
+    serve_until_finished,
     session_of,
     start_serve,
+    stop_process,
     wait_connected,
 )
 from tests.lab.helpers import Lab, etcdops, wait_for
@@ -60,9 +62,7 @@ def test_replace_survives_a_kill_at_every_step_boundary(
         run_id = run_id_of(driver.slash("alice", CHANNEL, "/etcd", f"replace {DOWN}"))
         assert process.wait(120) == -signal.SIGKILL, log.read_text()[-3000:]
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        stop_process(process)
     approvals = 0
     for step in BOUNDARIES[1:]:
         process = start_serve(serve_env(settings, ETCDOPS_KILL_AFTER_STEP=step), log)
@@ -74,22 +74,10 @@ def test_replace_survives_a_kill_at_every_step_boundary(
                 time.sleep(0.3)
             assert process.returncode == -signal.SIGKILL, f"after {step}: {log.read_text()[-3000:]}"
         finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+            stop_process(process)
         assert run_status(settings, run_id) in (RunStatus.RUNNING, RunStatus.WAITING_APPROVAL)
-    process = start_serve(serve_env(settings), log)
-    try:
-        wait_for(
-            "the replacement to finish",
-            lambda: run_status(settings, run_id) not in ("running", "waiting_approval", "pending"),
-            300,
-            1,
-        )
-        assert run_status(settings, run_id) == RunStatus.SUCCEEDED, log.read_text()[-3000:]
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(60)
+    final = serve_until_finished(settings, run_id, log, 300)
+    assert final == RunStatus.SUCCEEDED, log.read_text()[-3000:]
     assert approvals >= 3
     with session_of(settings) as session:
         requests = session.exec(select(Approval).where(Approval.run_id == run_id)).all()

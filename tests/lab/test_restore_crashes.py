@@ -23,20 +23,16 @@ from tests.lab.botkit import (
     run_id_of,
     run_status,
     serve_env,
+    serve_until_finished,
     session_of,
     start_serve,
+    stop_process,
     wait_connected,
 )
 from tests.lab.helpers import Lab, wait_for
 from tests.lab.test_restore import RESOURCES, assert_restored, break_the_cluster
 
 KILLS = ("stop-etcd-ip-127-0-0-12.ec2.internal", "restore", "redeploy-etcd", "wait-kubeapiserver")
-
-
-def _stop(process) -> None:  # type: ignore[no-untyped-def]
-    if process.poll() is None:
-        process.kill()
-        process.wait()
 
 
 def test_restore_survives_kills_in_the_ssh_and_the_redeployment_phases(
@@ -61,26 +57,16 @@ def test_restore_survives_kills_in_the_ssh_and_the_redeployment_phases(
             time.sleep(0.3)
         assert process.returncode == -signal.SIGKILL, log.read_text()[-3000:]
     finally:
-        _stop(process)
+        stop_process(process)
     for step in KILLS[1:]:
         process = start_serve(serve_env(settings, ETCDOPS_KILL_AFTER_STEP=step), log)
         try:
             assert process.wait(400) == -signal.SIGKILL, f"after {step}: {log.read_text()[-3000:]}"
         finally:
-            _stop(process)
+            stop_process(process)
         assert run_status(settings, run_id) == RunStatus.RUNNING
-    process = start_serve(serve_env(settings), log)
-    try:
-        wait_for(
-            "the restore to finish",
-            lambda: run_status(settings, run_id) not in ("running", "waiting_approval", "pending"),
-            400,
-            1,
-        )
-        assert run_status(settings, run_id) == RunStatus.SUCCEEDED, log.read_text()[-3000:]
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(60)
+    final = serve_until_finished(settings, run_id, log, 400)
+    assert final == RunStatus.SUCCEEDED, log.read_text()[-3000:]
 
     assert approvals == 1
     with session_of(settings) as session:
