@@ -23,6 +23,14 @@ CHUNK = 1024 * 1024
 SEND_CHUNK = 64 * 1024
 
 
+def _open_channel(client: paramiko.SSHClient) -> paramiko.Channel:
+    """A plain exec channel on the client's connection (what ``fetch`` and ``put`` stream over)."""
+    transport = client.get_transport()
+    if transport is None:
+        raise paramiko.SSHException("the SSH transport closed")
+    return transport.open_session()
+
+
 class SshHosts:
     def __init__(
         self,
@@ -112,10 +120,7 @@ class SshHosts:
         client = self._connect(host)
         size = 0
         try:
-            transport = client.get_transport()
-            if transport is None:
-                raise paramiko.SSHException("the SSH transport closed")
-            channel = transport.open_session()
+            channel = _open_channel(client)
             with channel, partial.open("wb") as out:
                 channel.exec_command(command)
                 while chunk := channel.recv(CHUNK):
@@ -150,10 +155,7 @@ class SshHosts:
         digest = Sha256Digest()
         client = self._connect(host)
         try:
-            transport = client.get_transport()
-            if transport is None:
-                raise paramiko.SSHException("the SSH transport closed")
-            channel = transport.open_session()
+            channel = _open_channel(client)
             with channel, local_path.open("rb") as source:
                 channel.exec_command(command)
                 while chunk := source.read(SEND_CHUNK):
