@@ -91,6 +91,11 @@ class Hosts(Protocol):
     def close(self) -> None: ...
 
 
+def path_exists(hosts: Hosts, host: str, path: str) -> bool:
+    """``sudo test -e PATH`` on the host: what the SSH steps' probes ask (moved aside yet?)."""
+    return hosts.run(host, ["test", "-e", path], sudo=True).ok
+
+
 class ApiUnreachable(Exception):
     """The Kubernetes API does not answer (refused, timed out, or 503 from a cluster without quorum)."""
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from runner.ports import Hosts, Kube
+from runner.ports import Kube, path_exists
 from runner.procedures.backup import ClusterClients, gather_backup_facts
 from runner.procedures.diagnose import State, diagnose, gather_diagnosis_facts
 from runner.procedures.status import ETCD_NS, pod_row
@@ -177,10 +177,6 @@ def healthy_pod(kube: Kube, avoid: str) -> str:
     raise StepFailed("no healthy etcd pod to run etcdctl in", retryable=True)
 
 
-def _test(hosts: Hosts, ip: str, *args: str) -> bool:
-    return hosts.run(ip, ["test", *args], sudo=True).ok
-
-
 class ReplaceProcedure:
     name = "replace"
     destructive = True
@@ -231,11 +227,11 @@ class ReplaceProcedure:
 
         def stop_pod_probe(ctx: StepContext) -> ProbeResult:
             ip = chosen(ctx)["ip"]
-            if _test(hosts, ip, "-e", f"{MANIFEST_ASIDE}/etcd-pod.yaml") and not _test(
-                hosts, ip, "-e", MANIFEST
+            if path_exists(hosts, ip, f"{MANIFEST_ASIDE}/etcd-pod.yaml") and not path_exists(
+                hosts, ip, MANIFEST
             ):
                 return ProbeResult(Probe.DONE, "the manifest is already aside", {})
-            if _test(hosts, ip, "-e", MANIFEST):
+            if path_exists(hosts, ip, MANIFEST):
                 return ProbeResult(Probe.REDO, "the manifest is still in place")
             return ProbeResult(Probe.ASK, f"{ip} has the etcd pod manifest in neither place")
 
@@ -248,7 +244,7 @@ class ReplaceProcedure:
 
         def move_data_probe(ctx: StepContext) -> ProbeResult:
             ip = chosen(ctx)["ip"]
-            if not _test(hosts, ip, "-e", DATA_DIR):
+            if not path_exists(hosts, ip, DATA_DIR):
                 return ProbeResult(Probe.DONE, f"{DATA_DIR} is already aside", {})
             return ProbeResult(Probe.REDO, f"{DATA_DIR} is still in place")
 

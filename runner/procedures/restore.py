@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from runner.ports import ApiUnreachable, HostError, Hosts, Kube
+from runner.ports import ApiUnreachable, HostError, Hosts, Kube, path_exists
 from runner.procedures.backup import ClusterClients, gather_backup_facts
 from runner.procedures.restore_plan import (
     DATA_DIR,
@@ -312,7 +312,7 @@ class RestoreProcedure:
 
         def stop(ctx: StepContext) -> dict[str, Any]:
             hosts.run(host.ip, ["mkdir", "-p", "--", plan.aside], sudo=True)
-            if hosts.run(host.ip, ["test", "-e", live], sudo=True).ok:
+            if path_exists(hosts, host.ip, live):
                 moved = hosts.run(host.ip, ["mv", "--", live, f"{plan.aside}/"], sudo=True)
                 if not moved.ok:
                     raise StepFailed(f"{host.node}: cannot move {live}: {moved.stderr.strip()}")
@@ -326,9 +326,9 @@ class RestoreProcedure:
             return {"log": f"{host.node}: {live} moved to {plan.aside}/; no {name} container runs"}
 
         def probe(ctx: StepContext) -> ProbeResult:
-            if hosts.run(host.ip, ["test", "-e", live], sudo=True).ok:
+            if path_exists(hosts, host.ip, live):
                 return ProbeResult(Probe.REDO, f"{live} is still in place on {host.node}")
-            if not hosts.run(host.ip, ["test", "-e", aside], sudo=True).ok:
+            if not path_exists(hosts, host.ip, aside):
                 return ProbeResult(
                     Probe.ASK, f"{host.node} has {manifest} neither in {MANIFESTS} nor in {plan.aside}"
                 )
@@ -346,7 +346,7 @@ class RestoreProcedure:
         aside = f"{plan.aside}/etcd"
 
         def move(ctx: StepContext) -> dict[str, Any]:
-            if not hosts.run(host.ip, ["test", "-e", DATA_DIR], sudo=True).ok:
+            if not path_exists(hosts, host.ip, DATA_DIR):
                 # an earlier, interrupted restore moved it already: what the seed needs is its absence
                 return {"log": f"{host.node}: {DATA_DIR} is not there (moved aside before): nothing to move"}
             hosts.run(host.ip, ["mkdir", "-p", "--", plan.aside], sudo=True)
@@ -356,8 +356,8 @@ class RestoreProcedure:
             return {"log": f"{host.node}: {DATA_DIR} moved to {aside}"}
 
         def probe(ctx: StepContext) -> ProbeResult:
-            present = hosts.run(host.ip, ["test", "-e", DATA_DIR], sudo=True).ok
-            moved = hosts.run(host.ip, ["test", "-e", aside], sudo=True).ok
+            present = path_exists(hosts, host.ip, DATA_DIR)
+            moved = path_exists(hosts, host.ip, aside)
             if moved and not present:
                 return ProbeResult(Probe.DONE, f"{DATA_DIR} is already aside on {host.node}", {})
             if present and not moved:
