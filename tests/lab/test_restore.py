@@ -5,6 +5,7 @@ revisions. Bad restores are refused before anyone is asked to approve."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -122,6 +123,12 @@ def _refusal(bot: SlackDriver, text: str) -> str:
     return done.text
 
 
+def _report_version(lab: Lab, version: str) -> None:
+    """The cluster's version as ClusterVersion reports it (what an upgrade changes)."""
+    desired = json.dumps({"status": {"desired": {"version": version}}})
+    lab.kubectl("patch", "clusterversion", "version", "--subresource=status", "--type=merge", "-p", desired)
+
+
 def test_bad_restores_are_refused_before_any_approval(lab: Lab, bot: SlackDriver, tmp_path: Path) -> None:
     number = backup_number(bot)
     with_quorum = _refusal(bot, f"#{number}")
@@ -161,27 +168,11 @@ def test_bad_restores_are_refused_before_any_approval(lab: Lab, bot: SlackDriver
     version = lab.kubectl("get", "clusterversion", "version", "-o", "jsonpath={.status.desired.version}")
     major, minor, patch = version.split(".")[:3]
     newer = f"{major}.{minor}.{int(patch) + 1}"
-    lab.kubectl(
-        "patch",
-        "clusterversion",
-        "version",
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        f'{{"status": {{"desired": {{"version": "{newer}"}}}}}}',
-    )
+    _report_version(lab, newer)
     other = _refusal(bot, f"#{number} --override-quorum")
     assert f"taken on OpenShift {version}" in other and f"runs {newer}" in other, other
     assert "same z-stream" in other
-    lab.kubectl(
-        "patch",
-        "clusterversion",
-        "version",
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        f'{{"status": {{"desired": {{"version": "{version}"}}}}}}',
-    )
+    _report_version(lab, version)
 
     # a master that does not answer over SSH
     etcdops("lab", "fault", "stop-machine", "ip-127-0-0-13.ec2.internal")
