@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from runner.submit import requester
+
 STEP_ICONS = {
     "pending": ":white_circle:",
     "started": ":hourglass_flowing_sand:",
@@ -60,7 +62,7 @@ def render_run(run: RunView) -> tuple[str, list[dict[str, Any]]]:
     icon = RUN_ICONS.get(run.status, ":grey_question:")
     headline = (
         f"{icon} `{run.procedure}` on *{run.cluster}* — {run.status.replace('_', ' ')} "
-        f"(run `{run.run_id}`, requested by <@{run.requested_by}>)"
+        f"(run `{run.run_id}`, requested by {requester(run.requested_by)})"
     )
     lines = [_step_line(s) for s in run.steps]
     tail = [f":warning: {run.error}"] if run.error else []
@@ -149,7 +151,7 @@ def render_approval(view: ApprovalView) -> tuple[str, list[dict[str, Any]]]:
     headline = (
         f"{APPROVAL_HEADLINES.get(view.status, view.status)}: *{view.action.replace('_', ' ')}* — "
         f"step {view.seq} ({view.step_title}) of run `{view.run_id}` on *{view.cluster}*, "
-        f"requested by <@{view.requested_by}>"
+        f"requested by {requester(view.requested_by)}"
     )
     votes = ", ".join(f"<@{user}>" for user in view.approvers) or "nobody yet"
     tally = f"{len(view.approvers)} of {view.required} approvals from {view.who_may}: {votes}"

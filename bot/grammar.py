@@ -13,6 +13,12 @@ from dataclasses import dataclass
 CLUSTER = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 NODE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 RUN_ID = re.compile(r"^r-[a-z0-9]{4,12}$")
+SCHEDULE_ID = re.compile(r"^s-[a-z0-9]{4,12}$")
+INCIDENT_ID = re.compile(r"^#?([1-9][0-9]{0,17})$")
+# How Slack escapes a channel mention in a command's text (``<#C0123|ops>``), or a plain ``#name``.
+CHANNEL = re.compile(r"^<#([A-Z0-9]+)(?:\|([^>]*))?>$|^#([a-z0-9][a-z0-9_-]{0,79})$")
+SCHEDULE_KINDS = ("backup", "verify", "health")
+ALL_CLUSTERS = "all"
 
 USAGE = {
     "help": "/etcd help [COMMAND]",
@@ -25,6 +31,14 @@ USAGE = {
     "csr": "/etcd csr [CLUSTER]",
     "cancel": "/etcd cancel RUN_ID",
     "use": "/etcd use CLUSTER",
+    "verify": "/etcd verify BACKUP [CLUSTER]",
+    "prune": "/etcd prune [CLUSTER]",
+    "health": "/etcd health [CLUSTER|all]",
+    "schedule": "/etcd schedule backup|verify CRON [CLUSTER]  or  /etcd schedule health CRON [#CHANNEL] "
+    "[CLUSTER|all]",
+    "schedules": "/etcd schedules",
+    "unschedule": "/etcd unschedule SCHEDULE_ID",
+    "incident": "/etcd incident open TITLE | note TEXT | follow INCIDENT | close | export [INCIDENT]",
 }
 SUMMARY = {
     "help": "show this help, or one command's",
@@ -37,6 +51,13 @@ SUMMARY = {
     "csr": "list pending CSRs, check them, and approve the valid node-bootstrapper ones (seed 3.4)",
     "cancel": "cancel a run that has not finished",
     "use": "make CLUSTER this channel's default, so commands here need not name it",
+    "verify": "restore a backup into a scratch etcd (never the cluster), count its keys, check the catalog",
+    "prune": "apply the cluster's retention policy to its backups now (runs after every backup anyway)",
+    "health": "a health report (green, amber or red, with the reasons) for one cluster or all of them",
+    "schedule": "take backups, verify the newest or post health reports on a cron schedule (UTC)",
+    "schedules": "list the schedules, with their next firing",
+    "unschedule": "remove a schedule (its ID is in `/etcd schedules`)",
+    "incident": "group runs, approvals, health changes and notes into one timeline; export it as Markdown",
 }
 
 
@@ -107,7 +128,73 @@ class Use:
     cluster: str
 
 
-Command = Help | Status | Diagnose | Backup | Backups | Replace | Restore | Csr | Cancel | Use
+@dataclass(frozen=True)
+class Verify:
+    backup: int
+    cluster: str | None = None
+
+
+@dataclass(frozen=True)
+class Prune:
+    cluster: str | None = None
+
+
+@dataclass(frozen=True)
+class Health:
+    """``cluster`` is a name, ``all``, or None for the channel's default cluster."""
+
+    cluster: str | None = None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A new schedule. ``cron`` is the text as typed (checked by :mod:`runner.cron` when recorded);
+    ``channel`` is where health reports go (None: the channel it was typed in)."""
+
+    kind: str
+    cron: str
+    cluster: str | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class Schedules:
+    pass
+
+
+@dataclass(frozen=True)
+class Unschedule:
+    schedule_id: str
+
+
+@dataclass(frozen=True)
+class Incident:
+    """``action`` is open/note/follow/close/export; ``text`` the title or note as typed, unquoted."""
+
+    action: str
+    text: str = ""
+    incident: int | None = None
+
+
+Command = (
+    Help
+    | Status
+    | Diagnose
+    | Backup
+    | Backups
+    | Replace
+    | Restore
+    | Csr
+    | Cancel
+    | Use
+    | Verify
+    | Prune
+    | Health
+    | Schedule
+    | Schedules
+    | Unschedule
+    | Incident
+)
 BACKUP_ID = re.compile(r"^#?([1-9][0-9]{0,17})$")
 
 
@@ -163,6 +250,9 @@ def help_text(topic: str | None = None) -> str:
 
 def parse(text: str) -> Command:
     """Parse what follows ``/etcd`` in a slash command."""
+    first, _, rest_text = text.strip().partition(" ")
+    if first.lower() == "incident":  # titles and notes are free text: apostrophes are not quotes
+        return _incident(rest_text.strip())
     try:
         words = shlex.split(text)
     except ValueError as exc:
@@ -212,6 +302,39 @@ def parse(text: str) -> Command:
         if len(args) != 1:
             raise UsageError("`/etcd use` needs exactly one cluster name", name)
         return Use(_cluster(args[0], name))
+    if name == "verify":
+        _reject_options(args, name)
+        if not args:
+            raise UsageError(
+                "`/etcd verify` needs the backup: its number in `/etcd backups`, like `#12`", name
+            )
+        found = BACKUP_ID.match(args[0])
+        if found is None:
+            raise UsageError(
+                f"`{args[0]}` is not a backup number; `/etcd backups` lists them (like `#12`)", name
+            )
+        return Verify(int(found.group(1)), _at_most_one_cluster(args[1:], name))
+    if name == "prune":
+        _reject_options(args, name)
+        return Prune(_at_most_one_cluster(args, name))
+    if name == "health":
+        _reject_options(args, name)
+        if args == [ALL_CLUSTERS]:
+            return Health(ALL_CLUSTERS)
+        return Health(_at_most_one_cluster(args, name))
+    if name == "schedule":
+        return _schedule(args)
+    if name == "schedules":
+        if args:
+            raise UsageError("`/etcd schedules` takes nothing after it", name)
+        return Schedules()
+    if name == "unschedule":
+        if len(args) != 1 or not SCHEDULE_ID.match(args[0]):
+            shown = " ".join(args) or "(nothing)"
+            raise UsageError(
+                f"`{shown}` is not a schedule ID; `/etcd schedules` lists them (like `s-4f2k9`)", name
+            )
+        return Unschedule(args[0])
     known = ", ".join(f"`{n}`" for n in USAGE)
     raise UsageError(f"`{words[0]}` is not an etcdops command; the commands are {known}.")
 
@@ -233,3 +356,63 @@ def _restore(args: list[str]) -> Restore:
     return Restore(
         int(found.group(1)), _at_most_one_cluster(rest[1:], "restore"), recovery_host, dry_run, override
     )
+
+
+def _take_cron(args: list[str], command: str) -> tuple[str, list[str]]:
+    """The cron text at the front of ``args``: one quoted word, an ``@daily``-like shortcut, or the
+    five unquoted fields (Slack users rarely quote)."""
+    if not args:
+        raise UsageError("the schedule is missing: give crontab text like `0 3 * * *` (UTC)", command)
+    if args[0].startswith("@") or " " in args[0]:
+        return args[0], args[1:]
+    if len(args) < 5:
+        raise UsageError(
+            f"`{' '.join(args)}` is not a schedule: crontab text has five fields, like `0 3 * * *` (UTC)",
+            command,
+        )
+    return " ".join(args[:5]), args[5:]
+
+
+def _schedule(args: list[str]) -> Schedule:
+    if not args or args[0].lower() not in SCHEDULE_KINDS:
+        what = f"`{args[0]}`" if args else "nothing"
+        raise UsageError(f"`/etcd schedule` schedules {', '.join(SCHEDULE_KINDS)}, not {what}", "schedule")
+    kind = args[0].lower()
+    cron, rest = _take_cron(args[1:], "schedule")
+    channel: str | None = None
+    if kind == "health" and rest and rest[0].startswith(("#", "<#")):
+        found = CHANNEL.match(rest[0])
+        if found is None:
+            raise UsageError(f"`{rest[0]}` is not a channel; name it like `#etcd-ops`", "schedule")
+        channel = found.group(1) or found.group(3)
+        rest = rest[1:]
+    _reject_options(rest, "schedule")
+    if kind == "health" and rest == [ALL_CLUSTERS]:
+        return Schedule(kind, cron, ALL_CLUSTERS, channel)
+    return Schedule(kind, cron, _at_most_one_cluster(rest, "schedule"), channel)
+
+
+def _incident(text: str) -> Incident:
+    action, _, rest = text.partition(" ")
+    action, rest = action.lower(), rest.strip()
+    if action in ("open", "note"):
+        if not rest:
+            what = "a title" if action == "open" else "the note's text"
+            raise UsageError(f"`/etcd incident {action}` needs {what}", "incident")
+        if len(rest) > 2000:
+            raise UsageError(f"that {action} text is {len(rest)} characters; keep it under 2000", "incident")
+        return Incident(action, rest)
+    if action in ("follow", "close", "export"):
+        if not rest:
+            if action == "follow":
+                raise UsageError(
+                    "`/etcd incident follow` needs the incident's number (shown when it was opened)",
+                    "incident",
+                )
+            return Incident(action)
+        found = INCIDENT_ID.match(rest)
+        if found is None:
+            raise UsageError(f"`{rest}` is not an incident number (like `#3`)", "incident")
+        return Incident(action, incident=int(found.group(1)))
+    shown = f"`{action}`" if action else "nothing"
+    raise UsageError(f"`/etcd incident` can open, note, follow, close or export, not {shown}", "incident")

@@ -8,15 +8,24 @@ the disk and the leader's I/O).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session
 
-from storage import locks, runs
+from storage import incidents, locks, runs
 from storage.models import Run
 
 SINGLE_INSTANCE = frozenset({"backup"})
+SCHEDULED_BY = "schedule:"  # requested_by of a run a schedule enqueued: "schedule:s-4f2k9"
+
+
+def requester(requested_by: str) -> str:
+    """Who asked for a run, as Slack shows it: a user mention, or the schedule that fired."""
+    if requested_by.startswith(SCHEDULED_BY):
+        return f"schedule `{requested_by.removeprefix(SCHEDULED_BY)}`"
+    return f"<@{requested_by}>"
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,8 @@ def submit_run(
     channel: str | None = None,
     params: dict[str, Any] | None = None,
     destructive: bool = False,
+    schedule_id: str | None = None,
+    scheduled_for: dt.datetime | None = None,
 ) -> Run | Refused:
     """Create the run (pending, for the runner to claim), or say why it cannot be started now."""
     if procedure in SINGLE_INSTANCE:
@@ -41,8 +52,11 @@ def submit_run(
             other = busy[0]
             return Refused(
                 f"a {procedure} of {cluster} is already in progress (run `{other.id}`, requested by "
-                f"<@{other.requested_by}>): wait for it to finish, or stop it with `/etcd cancel {other.id}`"
+                f"{requester(other.requested_by)}): wait for it to finish, or stop it with "
+                f"`/etcd cancel {other.id}`"
             )
+    # A run started from a channel that follows an open incident joins its timeline.
+    incident = incidents.active_incident_for_channel(channel, session=session) if channel else None
     run = runs.create_run(
         session=session,
         procedure=procedure,
@@ -51,6 +65,9 @@ def submit_run(
         channel=channel,
         params=params,
         destructive=destructive,
+        incident_id=incident.id if incident else None,
+        schedule_id=schedule_id,
+        scheduled_for=scheduled_for,
     )
     if destructive and not locks.acquire_cluster_lock(cluster, run.id, session=session):
         holder = locks.cluster_lock_holder(cluster, session=session)

@@ -13,6 +13,10 @@
 | ``cluster_lock``   | the one destructive run a cluster may have at a time                           |
 | ``channel_default``| the cluster a channel's commands target when none is named                    |
 | ``relay_cursor``   | how far a reader (the Slack relay) has got in the timeline                     |
+| ``schedule``       | a cron schedule (backup, verify or health report); its job is APScheduler's   |
+| ``scheduler_lease``| which process fires scheduled jobs now (one at a time, across processes)      |
+| ``health_state``   | the last health signature reported per cluster, so a change is told once      |
+| ``apscheduler_jobs`` | APScheduler's job store (its own layout; created by migration 0004)          |
 
 Timestamps are stored through :class:`UTCDateTime`, so they come back timezone-aware in UTC on both
 SQLite (which has no time zones) and PostgreSQL. Status and kind values are plain strings (with the
@@ -25,7 +29,21 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    Unicode,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -124,7 +142,11 @@ class IncidentChannel(SQLModel, table=True):
 
 class Run(SQLModel, table=True):
     __tablename__ = "run"
-    __table_args__ = (Index("ix_run_status_created_at", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_run_status_created_at", "status", "created_at"),
+        # A scheduled firing enqueues at most one run, whichever process fires it and however often.
+        UniqueConstraint("schedule_id", "scheduled_for", name="uq_run_schedule_firing"),
+    )
 
     id: str = Field(primary_key=True, max_length=16)
     procedure: str = Field(max_length=50)
@@ -145,6 +167,8 @@ class Run(SQLModel, table=True):
     plan_hash: str | None = Field(default=None, max_length=64)
     slack_ts: str | None = Field(default=None, max_length=32)
     incident_id: int | None = Field(default=None, foreign_key="incident.id", ondelete="SET NULL")
+    schedule_id: str | None = Field(default=None, max_length=16)
+    scheduled_for: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class StepRun(SQLModel, table=True):
@@ -211,6 +235,10 @@ class Backup(SQLModel, table=True):
     verify_result: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
     # JSON [{"node", "ip"}]: every master when the backup was taken, for a restore with the API down
     masters: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    # Where the static-resources tarball is when it is not beside the snapshot (etcd encryption on).
+    resources_location: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    pruned_at: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    pruned_by: str | None = Field(default=None, max_length=16)  # the prune run that removed the files
 
 
 class TimelineEvent(SQLModel, table=True):
@@ -254,3 +282,52 @@ class RelayCursor(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     position: int = Field(default=0, sa_column=Column(BigInteger(), nullable=False))
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class ScheduleKind(StrEnum):
+    BACKUP = "backup"
+    VERIFY = "verify"
+    HEALTH = "health"
+
+
+class Schedule(SQLModel, table=True):
+    """What a person scheduled; the APScheduler job with the same id holds the next firing time."""
+
+    __tablename__ = "schedule"
+
+    id: str = Field(primary_key=True, max_length=16)
+    kind: str = Field(max_length=20)
+    cron: str = Field(max_length=100)
+    cluster: str = Field(max_length=100)  # a cluster name, or "all" for a health report over every one
+    channel: str | None = Field(default=None, max_length=64)
+    created_by: str = Field(max_length=64)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class SchedulerLease(SQLModel, table=True):
+    __tablename__ = "scheduler_lease"
+
+    name: str = Field(primary_key=True, max_length=50)
+    holder: str = Field(max_length=100)
+    expires_at: dt.datetime = Field(sa_column=_ts(nullable=False))
+
+
+class HealthState(SQLModel, table=True):
+    __tablename__ = "health_state"
+
+    cluster: str = Field(primary_key=True, max_length=100)
+    signature: str = Field(sa_column=Column(Text(), nullable=False))
+    level: str = Field(max_length=10)
+    changed_at: dt.datetime = Field(sa_column=_ts(nullable=False))
+    checked_at: dt.datetime = Field(sa_column=_ts(nullable=False))
+
+
+# APScheduler 3's SQLAlchemyJobStore table, declared here so that the schema (and Alembic) is ours: the
+# job store is pointed at this very table and never creates or alters it.
+APSCHEDULER_JOBS = Table(
+    "apscheduler_jobs",
+    SQLModel.metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
+)

@@ -50,8 +50,13 @@ def create_run(
     params: dict[str, Any] | None = None,
     destructive: bool = False,
     incident_id: int | None = None,
+    schedule_id: str | None = None,
+    scheduled_for: dt.datetime | None = None,
 ) -> Run:
-    """Record a requested run (status ``pending``) and its ``run.requested`` event."""
+    """Record a requested run (status ``pending``) and its ``run.requested`` event.
+
+    A scheduled firing names its schedule and slot: the pair is unique, so a second enqueue of the same
+    firing (another process, a retry) fails with an IntegrityError instead of making a second run."""
     run_id = new_run_id()
     while session.get(Run, run_id) is not None:
         run_id = new_run_id()
@@ -64,6 +69,8 @@ def create_run(
         params=dict(params or {}),
         destructive=destructive,
         incident_id=incident_id,
+        schedule_id=schedule_id,
+        scheduled_for=scheduled_for,
         status=RunStatus.PENDING,
         created_at=utcnow(),
     )

@@ -19,6 +19,10 @@ from storage.errors import InvalidDatabaseURLError
 from storage.migrate import current_revision, downgrade, head_revision, migrate
 
 TABLES = {
+    "schedule",
+    "scheduler_lease",
+    "health_state",
+    "apscheduler_jobs",
     "relay_cursor",
     "run",
     "step_run",
