@@ -19,6 +19,7 @@ from bot.relay import SlackRelay
 from bot.settings import Settings
 from bot.wiring import Wiring, wire
 from handlers.deps import BotDeps
+from runner.scheduler import Clock, utc_now
 from runner.service import RunnerService
 from runner.steps import Procedure
 
@@ -35,7 +36,9 @@ class EtcdopsProcess:
         http_port: int | None = None,
         http_host: str = "127.0.0.1",
         extra_procedures: Mapping[str, Procedure] | None = None,
+        clock: Clock = utc_now,
     ):
+        self.clock = clock
         self.settings = settings
         self.extra_procedures = extra_procedures
         self.http_port = http_port
@@ -55,12 +58,13 @@ class EtcdopsProcess:
         http = self.http_port is not None
         if not http and self.settings.slack_app_token is None:
             raise MissingSetting("Socket Mode needs SLACK_APP_TOKEN (or serve HTTP with --http)")
-        self.wiring = wiring = wire(self.settings, extra_procedures=self.extra_procedures)
+        self.wiring = wiring = wire(self.settings, extra_procedures=self.extra_procedures, clock=self.clock)
         try:
-            deps = BotDeps(self.settings, wiring.clusters, wiring.sessions)
+            deps = BotDeps(self.settings, wiring.clusters, wiring.sessions, wiring.schedules)
             app = build_app(deps, http=http)
             self.runner = wiring.runner().start()
             self.relay = SlackRelay(wiring.sessions, app.client, wiring.clusters).start()
+            wiring.schedules.start()
             if http:
                 assert self.http_port is not None
                 self.http = BoltHttpServer(app, self.http_host, self.http_port).__enter__()

@@ -33,3 +33,15 @@ class Settings(BaseSettings):
     etcdops_kill_after_step: str | None = Field(
         default=None, description="Rehearsal only: SIGKILL this process right after this step's work"
     )
+    etcdops_scheduler_poll_seconds: float = Field(
+        default=5.0, gt=0, description="How often each process looks for due schedules (and the lease)"
+    )
+    etcdops_scheduler_lease_seconds: float = Field(
+        default=30.0, gt=0, description="How long a stopped lease holder blocks others from firing"
+    )
+    etcdops_health_watch_seconds: float = Field(
+        default=60.0, gt=0, description="How often clusters are checked for a member turning bad or good"
+    )
+    etcdops_scratch_dir: Path | None = Field(
+        default=None, description="Where backups are downloaded and restored for verification (default: tmp)"
+    )

@@ -22,12 +22,14 @@ from runner.adapters.kube import KubeApi
 from runner.adapters.ssh import SshHosts
 from runner.approvals import ApprovalGate, Policy
 from runner.engine import Engine
+from runner.firing import FiringEnqueuer
 from runner.procedures.backup import BackupProcedure, ClusterClients
 from runner.procedures.csr import CsrProcedure
 from runner.procedures.diagnose import DiagnoseProcedure
 from runner.procedures.replace import ReplaceProcedure
 from runner.procedures.restore import RestoreProcedure
 from runner.procedures.status import StatusProcedure
+from runner.scheduler import Clock, ScheduleService, utc_now
 from runner.service import RunnerService
 from runner.steps import Procedure, StepFailed
 from storage.db import SessionFactory, make_engine, make_session_factory
@@ -89,6 +91,7 @@ class Wiring:
     procedures: dict[str, Procedure]
     engine: Engine
     database: SqlEngine
+    schedules: ScheduleService
 
     def runner(self, workers: int | None = None) -> RunnerService:
         stopping = self.engine.approvals.stopping if self.engine.approvals else None
@@ -99,6 +102,7 @@ class Wiring:
         )
 
     def close(self) -> None:
+        self.schedules.stop()
         self.adapters.close()
         self.database.dispose()
 
@@ -108,6 +112,7 @@ def wire(
     *,
     run_migrations: bool = True,
     extra_procedures: Mapping[str, Procedure] | None = None,
+    clock: Clock = utc_now,
 ) -> Wiring:
     """Load the clusters file, open (and migrate) the database, and build the procedures and the engine."""
     clusters = load_clusters(settings.etcdops_clusters)
@@ -134,7 +139,24 @@ def wire(
         kill_after_step=settings.etcdops_kill_after_step or None,
         approvals=ApprovalGate(sessions, functools.partial(_policy, clusters), stopping=threading.Event()),
     )
-    return Wiring(settings, clusters, sessions, adapters, procedures, engine, database)
+    worker = settings.etcdops_worker or default_worker_name()
+    scheduler = ScheduleService(
+        database,
+        sessions,
+        FiringEnqueuer(sessions, functools.partial(_default_channel, clusters)),
+        holder=worker,
+        now=clock,
+        poll_seconds=settings.etcdops_scheduler_poll_seconds,
+        lease_seconds=settings.etcdops_scheduler_lease_seconds,
+    )
+    return Wiring(settings, clusters, sessions, adapters, procedures, engine, database, scheduler)
+
+
+def _default_channel(clusters: ClustersFile, name: str) -> str | None:
+    try:
+        return clusters.get(name).default_channel
+    except KeyError:
+        return None
 
 
 def _policy(clusters: ClustersFile, cluster: str, action: str) -> Policy:

@@ -9,6 +9,7 @@ from typing import Any
 from bot.clusters import Cluster, ClustersFile
 from bot.settings import Settings
 from bot.targets import resolve_cluster
+from runner.scheduler import ScheduleService
 from storage.db import SessionFactory
 
 
@@ -17,6 +18,7 @@ class BotDeps:
     settings: Settings
     clusters: ClustersFile
     sessions: SessionFactory
+    schedules: ScheduleService | None = None  # None where nothing may be scheduled (some tests)
 
 
 @dataclass(frozen=True)

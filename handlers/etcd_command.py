@@ -22,16 +22,20 @@ from bot.grammar import (
     Csr,
     Diagnose,
     Help,
+    Incident,
     Replace,
     Restore,
+    Schedule,
+    Schedules,
     Status,
+    Unschedule,
     UsageError,
     Use,
     help_text,
     parse,
 )
 from bot.targets import UnknownCluster
-from handlers import backup, backups, cancel, csr, diagnose, replace, restore, status, use
+from handlers import backup, backups, cancel, csr, diagnose, incident, replace, restore, schedule, status, use
 from handlers.deps import BotDeps, Reply, Request
 from storage.db import urgent_writes
 
@@ -47,6 +51,10 @@ HANDLERS: dict[type, Callable[[Any, Request, BotDeps], Reply]] = {
     Csr: csr.handle,
     Cancel: cancel.handle,
     Use: use.handle,
+    Incident: incident.handle,
+    Schedule: schedule.handle_schedule,
+    Schedules: schedule.handle_schedules,
+    Unschedule: schedule.handle_unschedule,
 }
 
 

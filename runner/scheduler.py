@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 JOB_FUNC = "runner.schedule_jobs:scheduled_firing"
 MAX_MISSED_COUNTED = 1000
 Clock = Callable[[], dt.datetime]
-Fire = Callable[[Schedule, dt.datetime], None]
+Fire = Callable[[Schedule, dt.datetime], object]
 
 
 def utc_now() -> dt.datetime:
