@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Annotated, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ByteSize,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 Action = Literal["member_removal", "secret_deletion", "machine_deletion", "restore", "csr_approval"]
 ACTIONS: tuple[str, ...] = get_args(Action)
@@ -85,6 +93,22 @@ class ApprovalPolicy(_Strict):
         return parse_duration(self.expiry)
 
 
+class Retention(_Strict):
+    """How many backups a cluster keeps; any limit may be left out. The newest verified backup is
+    kept whatever the limits say."""
+
+    keep_last: int | None = Field(default=None, ge=1)
+    max_age: str | None = None
+    max_total_size: ByteSize | None = None  # "50GiB", "500MB"
+
+    @field_validator("max_age")
+    @classmethod
+    def _age(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+
 class Cluster(_Strict):
     name: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
     kubeconfig: Path | None = None
@@ -95,6 +119,7 @@ class Cluster(_Strict):
     default_channel: str | None = None
     approvals: dict[Action, ApprovalPolicy] = Field(default_factory=dict)
     backup_max_age: str = "24h"
+    retention: Retention | None = None
 
     @model_validator(mode="after")
     def _reachable(self) -> Cluster:

@@ -5,6 +5,9 @@ events after its saved cursor, re-renders each touched run from the journal (so 
 the run's current state, however many events it missed) and posts each finished step's output in the
 run's thread. Slack being down delays the messages and loses nothing: the cursor only moves forward
 once a batch is shown.
+
+It also posts what a listener asked to be posted after its ack: an incident's Markdown timeline, asked
+for with ``/etcd incident export``, is uploaded when its ``incident.export_requested`` event comes by.
 """
 
 from __future__ import annotations
@@ -21,16 +24,19 @@ from slack_sdk.errors import SlackApiError
 from bot.approvers import who_may
 from bot.blocks import FINISHED, ApprovalView, RunView, StepView, render_approval, render_run
 from bot.clusters import Action, ClustersFile
+from bot.incident_export import post_export
 from storage import approvals, cursors, journal, runs
 from storage.db import SessionFactory
+from storage.incidents import EXPORT_REQUESTED
 from storage.models import Run, StepRun, TimelineEvent
 from storage.timeline import events_for_run, events_since
 
 log = logging.getLogger(__name__)
 
 REPORT_PROCEDURES = frozenset(
-    {"status", "diagnose"}
+    {"status", "diagnose", "health"}
 )  # runs whose answer is their report, not a list of steps
+HEALTH_CHANGED = "health.changed"
 STEP_DONE_KINDS = frozenset({"step.succeeded", "step.failed"})
 THREAD_TEXT_LIMIT = 2500
 
@@ -121,6 +127,11 @@ class SlackRelay:
             int(e.details["approval_id"]) for e in events if e.kind.startswith("approval.")
         ):
             self._show_approval(approval_id)
+        for event in events:
+            if event.kind == EXPORT_REQUESTED:
+                post_export(event, sessions=self.sessions, client=self.client)
+            elif event.kind == HEALTH_CHANGED:
+                self._show_health_change(event)
         last = events[-1].id
         assert last is not None
         with self.sessions() as session:
@@ -169,6 +180,22 @@ class SlackRelay:
         elif run.status in ("failed", "cancelled"):
             text, blocks = render_run(run_view(run, steps))
             self._post_or_update(run, channel, text, blocks)
+
+    def _show_health_change(self, event: TimelineEvent) -> None:
+        """A cluster turned bad or recovered: tell each channel that gets its health reports, once."""
+        for channel in event.details.get("channels") or []:
+            try:
+                self.client.chat_postMessage(
+                    channel=channel,
+                    text=event.details.get("text") or event.summary,
+                    blocks=event.details.get("blocks"),
+                )
+            except SlackApiError as exc:
+                log.error(
+                    "relay: Slack refused the health change of %s: %s",
+                    event.cluster,
+                    exc.response.get("error"),
+                )
 
     def _show_approval(self, approval_id: int) -> None:
         """Post the approval message when it is requested; edit it as votes come and when it closes."""

@@ -5,33 +5,42 @@ run the same thing.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import socket
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import cast
 
 from sqlalchemy import Engine as SqlEngine
 
-from bot.clusters import Action, Cluster, ClustersFile, LocalStore, load_clusters
+from bot.backup_stores import BackupStores
+from bot.clusters import Action, ClustersFile, load_clusters, parse_duration
+from bot.health_blocks import render_change, render_report, render_reports
 from bot.settings import Settings
 from runner.adapters.kube import KubeApi
+from runner.adapters.scratch_etcd import restore_and_count
 from runner.adapters.ssh import SshHosts
 from runner.approvals import ApprovalGate, Policy
 from runner.engine import Engine
 from runner.firing import FiringEnqueuer
+from runner.health import Thresholds
 from runner.procedures.backup import BackupProcedure, ClusterClients
 from runner.procedures.csr import CsrProcedure
 from runner.procedures.diagnose import DiagnoseProcedure
+from runner.procedures.health import HealthGatherer, HealthProcedure, HealthWatch
+from runner.procedures.health_facts import verified_backup_lookup
+from runner.procedures.prune import PruneProcedure
 from runner.procedures.replace import ReplaceProcedure
 from runner.procedures.restore import RestoreProcedure
 from runner.procedures.status import StatusProcedure
-from runner.scheduler import Clock, ScheduleService, utc_now
+from runner.procedures.verify import VerifyProcedure
+from runner.retention import RetentionPolicy
+from runner.scheduler import Clock, Periodic, ScheduleService, utc_now
 from runner.service import RunnerService
-from runner.steps import Procedure, StepFailed
+from runner.steps import Procedure
 from storage.db import SessionFactory, make_engine, make_session_factory
 from storage.migrate import migrate
 
@@ -66,13 +75,6 @@ class ClusterAdapters:
         for clients in made:
             clients.kube.close()
             clients.hosts.close()
-
-
-def local_store_root(cluster: Cluster) -> Path:
-    """Where the cluster's backups are copied; an S3 store arrives with scheduled backups (issue 6)."""
-    if not isinstance(cluster.backup_store, LocalStore):
-        raise StepFailed(f"{cluster.name}: only a local backup store is supported by this build")
-    return cluster.backup_store.path / cluster.name
 
 
 def default_worker_name() -> str:
@@ -121,11 +123,33 @@ def wire(
     database = make_engine(settings.database_url)
     sessions = make_session_factory(database)
     adapters = ClusterAdapters(clusters)
-    store_root = functools.partial(_store_root, clusters)
+    stores = BackupStores(clusters, settings.etcdops_scratch_dir)
+    names = functools.partial(_cluster_names, clusters)
+    gatherer = HealthGatherer(
+        lambda name: adapters(name).kube,
+        verified_backup_lookup(sessions),
+        functools.partial(_thresholds, clusters),
+        clock,
+    )
     procedures: dict[str, Procedure] = {
         "status": StatusProcedure(lambda name: adapters(name).kube, sessions),
         "diagnose": DiagnoseProcedure(lambda name: adapters(name).kube),
-        "backup": BackupProcedure(adapters, store_root, sessions),
+        "backup": BackupProcedure(
+            adapters,
+            stores.landing,
+            sessions,
+            store=stores.offsite,
+            retention=lambda name: _retention(clusters, name) is not None,
+        ),
+        "prune": PruneProcedure(functools.partial(_retention, clusters), stores.holding, sessions),
+        "health": HealthProcedure(gatherer, names, render_report, render_reports),
+        "verify": VerifyProcedure(
+            stores.holding,
+            lambda name: adapters(name).kube,
+            sessions,
+            lambda snapshot, folder: restore_and_count(snapshot, workdir=folder),
+            settings.etcdops_scratch_dir,
+        ),
         "replace": ReplaceProcedure(adapters),
         "restore": RestoreProcedure(adapters, sessions),
         "csr": CsrProcedure(adapters),
@@ -148,6 +172,14 @@ def wire(
         now=clock,
         poll_seconds=settings.etcdops_scheduler_poll_seconds,
         lease_seconds=settings.etcdops_scheduler_lease_seconds,
+        periodic=[
+            Periodic(
+                dt.timedelta(seconds=settings.etcdops_health_watch_seconds),
+                HealthWatch(
+                    gatherer, sessions, names, functools.partial(_default_channel, clusters), render_change
+                ),
+            )
+        ],
     )
     return Wiring(settings, clusters, sessions, adapters, procedures, engine, database, scheduler)
 
@@ -164,5 +196,20 @@ def _policy(clusters: ClustersFile, cluster: str, action: str) -> Policy:
     return Policy(required=policy.approvers, expiry_seconds=policy.expiry_seconds)
 
 
-def _store_root(clusters: ClustersFile, name: str) -> Path:
-    return local_store_root(clusters.get(name))
+def _cluster_names(clusters: ClustersFile) -> list[str]:
+    return [c.name for c in clusters.clusters]
+
+
+def _thresholds(clusters: ClustersFile, name: str) -> Thresholds:
+    return Thresholds(backup_max_age=dt.timedelta(seconds=parse_duration(clusters.get(name).backup_max_age)))
+
+
+def _retention(clusters: ClustersFile, name: str) -> RetentionPolicy | None:
+    kept = clusters.get(name).retention
+    if kept is None:
+        return None
+    return RetentionPolicy(
+        keep_last=kept.keep_last,
+        max_age=dt.timedelta(seconds=parse_duration(kept.max_age)) if kept.max_age else None,
+        max_total_bytes=int(kept.max_total_size) if kept.max_total_size is not None else None,
+    )

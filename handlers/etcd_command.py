@@ -21,8 +21,10 @@ from bot.grammar import (
     Command,
     Csr,
     Diagnose,
+    Health,
     Help,
     Incident,
+    Prune,
     Replace,
     Restore,
     Schedule,
@@ -31,11 +33,27 @@ from bot.grammar import (
     Unschedule,
     UsageError,
     Use,
+    Verify,
     help_text,
     parse,
 )
 from bot.targets import UnknownCluster
-from handlers import backup, backups, cancel, csr, diagnose, incident, replace, restore, schedule, status, use
+from handlers import (
+    backup,
+    backups,
+    cancel,
+    csr,
+    diagnose,
+    health,
+    incident,
+    prune,
+    replace,
+    restore,
+    schedule,
+    status,
+    use,
+    verify,
+)
 from handlers.deps import BotDeps, Reply, Request
 from storage.db import urgent_writes
 
@@ -55,6 +73,9 @@ HANDLERS: dict[type, Callable[[Any, Request, BotDeps], Reply]] = {
     Schedule: schedule.handle_schedule,
     Schedules: schedule.handle_schedules,
     Unschedule: schedule.handle_unschedule,
+    Health: health.handle,
+    Prune: prune.handle,
+    Verify: verify.handle,
 }
 
 

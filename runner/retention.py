@@ -67,13 +67,13 @@ def _broken_limit(
     if policy.keep_last is not None and kept_count >= policy.keep_last:
         return f"beyond the last {policy.keep_last}"
     if policy.max_age is not None and now - entry.taken_at > policy.max_age:
-        return f"older than {_duration(policy.max_age)}"
+        return f"older than {duration_text(policy.max_age)}"
     if policy.max_total_bytes is not None and kept_bytes + entry.size > policy.max_total_bytes:
         return f"over the {policy.max_total_bytes / 2**30:.1f} GiB total"
     return None
 
 
-def _duration(delta: dt.timedelta) -> str:
+def duration_text(delta: dt.timedelta) -> str:
     seconds = int(delta.total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds % size == 0 and seconds >= size:

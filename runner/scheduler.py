@@ -59,7 +59,7 @@ class Periodic:
     """Something the lease holder does every ``every`` (the health watch), besides firing jobs."""
 
     every: dt.timedelta
-    action: Callable[[dt.datetime], None]
+    action: Callable[[dt.datetime], object]
     last: dt.datetime | None = field(default=None)
 
 

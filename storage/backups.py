@@ -39,6 +39,7 @@ def record_backup(
     key_count: int | None = None,
     run_id: str | None = None,
     masters: Sequence[tuple[str, str]] = (),
+    resources_location: str | None = None,
 ) -> Backup:
     """Add a catalog entry for a backup copied to the store (not yet verified). ``masters`` are the
     cluster's (node, address) pairs, which a later restore needs when the API no longer answers."""
@@ -50,6 +51,7 @@ def record_backup(
         snapshot_size=snapshot_size,
         snapshot_sha256=snapshot_sha256,
         location=location,
+        resources_location=resources_location,
         snapshot_name=snapshot_name,
         resources_name=resources_name,
         resources_size=resources_size,
@@ -75,6 +77,16 @@ def record_backup(
 def masters_of(backup: Backup) -> list[tuple[str, str]]:
     """The (node, address) pairs recorded with a backup (none for backups taken before they were)."""
     return [(str(m["node"]), str(m["ip"])) for m in json.loads(backup.masters or "[]")]
+
+
+def file_locations(backup: Backup) -> list[str]:
+    """Where the backup's files are: the snapshot, and the static-resources tarball (kept under its own
+    location when etcd encryption is on)."""
+    found = [f"{backup.location.rstrip('/')}/{backup.snapshot_name}"]
+    if backup.resources_name:
+        folder = backup.resources_location or backup.location
+        found.append(f"{folder.rstrip('/')}/{backup.resources_name}")
+    return found
 
 
 def get_backup(backup_id: int, *, session: Session) -> Backup:
@@ -106,14 +118,14 @@ def record_verification(
     return backup
 
 
-def list_backups(cluster: str, *, session: Session, limit: int = 100) -> Sequence[Backup]:
-    """The cluster's backups, newest first."""
-    statement = (
-        select(Backup)
-        .where(Backup.cluster == cluster)
-        .order_by(col(Backup.taken_at).desc(), col(Backup.id).desc())
-        .limit(limit)
-    )
+def list_backups(
+    cluster: str, *, session: Session, limit: int = 100, include_pruned: bool = False
+) -> Sequence[Backup]:
+    """The cluster's backups, newest first (those pruned by retention only when asked)."""
+    statement = select(Backup).where(Backup.cluster == cluster)
+    if not include_pruned:
+        statement = statement.where(col(Backup.pruned_at).is_(None))
+    statement = statement.order_by(col(Backup.taken_at).desc(), col(Backup.id).desc()).limit(limit)
     return session.exec(statement).all()
 
 
@@ -121,7 +133,27 @@ def latest_verified_backup(cluster: str, *, session: Session) -> Backup | None:
     """The newest backup of the cluster whose verification passed (the default restore source)."""
     statement = (
         select(Backup)
-        .where(Backup.cluster == cluster, Backup.verify_result == VERIFY_OK)
+        .where(Backup.cluster == cluster, Backup.verify_result == VERIFY_OK, col(Backup.pruned_at).is_(None))
         .order_by(col(Backup.taken_at).desc(), col(Backup.id).desc())
     )
     return session.exec(statement).first()
+
+
+@writes
+def mark_pruned(backup_id: int, *, session: Session, run_id: str, reason: str, now: dt.datetime) -> bool:
+    """Record that retention removed the backup's files; False if it was already (a resumed run)."""
+    backup = get_backup(backup_id, session=session)
+    if backup.pruned_at is not None:
+        return False
+    backup.pruned_at, backup.pruned_by = now, run_id
+    session.add(backup)
+    add_event(
+        session=session,
+        kind="backup.pruned",
+        summary=f"backup #{backup_id} ({backup.snapshot_name}) of {backup.cluster} pruned: {reason}",
+        cluster=backup.cluster,
+        run_id=run_id,
+        details={"backup_id": backup_id, "reason": reason},
+    )
+    session.commit()
+    return True

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import insert, or_, update
 from sqlalchemy.exc import IntegrityError
@@ -140,22 +141,30 @@ def runs_of_schedule(schedule_id: str, *, session: Session) -> Sequence[Run]:
     return session.exec(statement.execution_options(populate_existing=True)).all()
 
 
+@dataclass(frozen=True)
+class HealthChange:
+    changed: bool  # tell people: the signature differs from the last one stored
+    previous: str | None  # the last signature stored (None: first observation)
+
+
 @writes
-def record_health(cluster: str, *, session: Session, signature: str, level: str, now: dt.datetime) -> bool:
-    """Store the cluster's health signature; True if it differs from the last one stored (a change to
-    tell people about), False while the state holds. A first observation counts as a change only when
-    it is not green: nobody needs to hear that a healthy cluster is healthy."""
+def record_health(
+    cluster: str, *, session: Session, signature: str, level: str, now: dt.datetime
+) -> HealthChange:
+    """Store the cluster's health signature and say whether it changed (so a change is told once, and
+    nothing is repeated while the state holds). A first observation counts as a change only when it
+    is not green: nobody needs to hear that a healthy cluster is healthy."""
     state = session.get(HealthState, cluster, populate_existing=True, with_for_update=True)
     if state is None:
         session.add(
             HealthState(cluster=cluster, signature=signature, level=level, changed_at=now, checked_at=now)
         )
         session.commit()
-        return level != "green"
-    changed = state.signature != signature
+        return HealthChange(level != "green", None)
+    previous = state.signature
     state.checked_at = now
-    if changed:
+    if previous != signature:
         state.signature, state.level, state.changed_at = signature, level, now
     session.add(state)
     session.commit()
-    return changed
+    return HealthChange(previous != signature, previous)

@@ -1,4 +1,4 @@
-"""The append-only timeline: every run, step, approval and note becomes an event.
+"""The append-only timeline: every run, step, approval, health change and note becomes an event.
 
 Slack is only a view of this table. The relay reads ``events_since(cursor)`` and turns each event into
 a message edit or a thread reply, so a Slack outage loses nothing. Other service functions add their
@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import CompoundSelect, and_, or_, text, union
 from sqlmodel import Session, col, select
 
 from storage.db import writes
-from storage.models import Run, TimelineEvent, utcnow
+from storage.models import ChannelDefault, Incident, IncidentChannel, Run, TimelineEvent, utcnow
 
 # An arbitrary constant naming the advisory lock that orders timeline inserts on PostgreSQL.
 TIMELINE_LOCK_KEY = 0x65746364_6F707331 & 0x7FFFFFFFFFFFFFFF
@@ -90,12 +90,40 @@ def events_for_run(run_id: str, *, session: Session) -> Sequence[TimelineEvent]:
 
 
 def events_for_incident(incident_id: int, *, session: Session) -> Sequence[TimelineEvent]:
-    """Events filed under the incident, plus those of the runs attached to it."""
+    """Everything that belongs in the incident's timeline, oldest first.
+
+    That is the events filed under it (opening, follows, notes, closing), those of the runs attached to
+    it (steps, approvals, outcomes), and the health changes (kinds ``health.*``) of its clusters while it
+    was open. Its clusters are the incident's own, those of its runs, and the default clusters of the
+    channels following it: a health change is seldom filed under an incident, yet it is often the
+    first line of the postmortem.
+    """
+    incident = session.get(Incident, incident_id, populate_existing=True)
+    if incident is None:
+        return []
     run_ids = select(Run.id).where(Run.incident_id == incident_id)
+    clusters: CompoundSelect[Any] = union(
+        select(Run.cluster).where(Run.incident_id == incident_id),
+        select(ChannelDefault.cluster)
+        .join(IncidentChannel, col(IncidentChannel.channel) == col(ChannelDefault.channel))
+        .where(IncidentChannel.incident_id == incident_id),
+        select(Incident.cluster).where(Incident.id == incident_id, col(Incident.cluster).is_not(None)),
+    )
+    health = and_(
+        col(TimelineEvent.kind).startswith("health."),
+        col(TimelineEvent.cluster).in_(clusters),
+        col(TimelineEvent.at) >= incident.opened_at,
+    )
+    if incident.closed_at is not None:
+        health = and_(health, col(TimelineEvent.at) <= incident.closed_at)
     statement = (
         select(TimelineEvent)
         .where(
-            (col(TimelineEvent.incident_id) == incident_id) | col(TimelineEvent.run_id).in_(run_ids),
+            or_(
+                col(TimelineEvent.incident_id) == incident_id,
+                col(TimelineEvent.run_id).in_(run_ids),
+                health,
+            )
         )
         .order_by(col(TimelineEvent.id))
     )

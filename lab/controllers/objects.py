@@ -289,6 +289,17 @@ def proxy() -> dict[str, Any]:
     }
 
 
+def apiserver_config() -> dict[str, Any]:
+    """The cluster's APIServer config: etcd encryption off (``spec.encryption.type`` unset), as installed."""
+    return {
+        "apiVersion": "config.openshift.io/v1",
+        "kind": "APIServer",
+        "metadata": {"name": "cluster"},
+        "spec": {"audit": {"profile": "Default"}},
+        "status": {},
+    }
+
+
 def cluster_operator(name: str, at: str, progressing: bool = False) -> dict[str, Any]:
     return {
         "apiVersion": "config.openshift.io/v1",

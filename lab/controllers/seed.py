@@ -63,6 +63,7 @@ async def seed_objects(sup: Supervisor) -> None:
     installed = stamp(dt.datetime.now(dt.UTC) - INSTALLED_AGO)
     await _create(sup, "clusterversions", None, objects.cluster_version(str(uuid.uuid4()), at, installed))
     await _create(sup, "proxies", None, objects.proxy())
+    await _create(sup, "apiservers", None, objects.apiserver_config())
     await _create(
         sup,
         "serviceaccounts",

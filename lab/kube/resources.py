@@ -121,6 +121,7 @@ DEFAULT_RESOURCES: tuple[ResourceType, ...] = (
     _res("operator.openshift.io/v1", "KubeScheduler", "kubeschedulers", CLUSTER),
     _res("config.openshift.io/v1", "ClusterVersion", "clusterversions", CLUSTER),
     _res("config.openshift.io/v1", "Proxy", "proxies", CLUSTER),
+    _res("config.openshift.io/v1", "APIServer", "apiservers", CLUSTER),
     _res("config.openshift.io/v1", "ClusterOperator", "clusteroperators", CLUSTER, "co"),
 )  # fmt: skip
 

@@ -50,6 +50,7 @@ RESOURCES = {
     "kubescheduler": Resource("operator.openshift.io", "v1", "kubeschedulers", False),
     "clusterversion": Resource("config.openshift.io", "v1", "clusterversions", False),
     "proxy": Resource("config.openshift.io", "v1", "proxies", False),
+    "apiserver": Resource("config.openshift.io", "v1", "apiservers", False),
     "csr": Resource("certificates.k8s.io", "v1", "certificatesigningrequests", False),
 }
 

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import re
 import shlex
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +20,13 @@ from typing import Any
 
 from sqlmodel import Session
 
+from runner.adapters.local_store import LocalFolderStore
 from runner.ports import FetchedFile, HostError, Hosts, Kube
 from runner.snapshots import SnapshotDigest, check_snapshot, sha256_file
 from runner.steps import Probe, ProbeResult, StepContext, StepFailed, StepSpec
-from storage import backups
+from runner.stores import BackupStore, StoreError, backup_path
+from runner.submit import submit_run
+from storage import backups, runs
 
 REMOTE_ROOT = "/home/core/etcdops-backups"
 BACKUP_SCRIPT = "/usr/local/bin/cluster-backup.sh"
@@ -46,6 +50,7 @@ class BackupFacts:
     installed_at: dt.datetime | None
     proxy: dict[str, str]
     masters: tuple[Master, ...]
+    etcd_encrypted: bool = False  # then the static-resources tarball holds the keys: stored apart
 
 
 def _ip(node: dict[str, Any]) -> str:
@@ -76,7 +81,16 @@ def gather_backup_facts(kube: Kube, cluster: str) -> BackupFacts:
         installed_at=installed,
         proxy=proxy,
         masters=tuple(sorted(masters, key=lambda m: m.node)),
+        etcd_encrypted=etcd_encryption_on(kube),
     )
+
+
+def etcd_encryption_on(kube: Kube) -> bool:
+    """Is etcd encryption on (``apiserver/cluster`` ``spec.encryption.type`` aescbc or aesgcm)? Then the
+    static-resources tarball carries the encryption keys, and the store keeps it apart."""
+    found = [a for a in kube.list("apiserver") if (a.get("metadata") or {}).get("name") == "cluster"]
+    spec = (found[0].get("spec") or {}) if found else {}
+    return str((spec.get("encryption") or {}).get("type") or "identity") not in ("", "identity")
 
 
 def preflight(facts: BackupFacts, now: dt.datetime) -> list[str]:
@@ -306,6 +320,101 @@ def probe_copy(hosts: Hosts, taken: SnapshotOnHost, destination: Path) -> ProbeR
     return ProbeResult(Probe.DONE, f"both files are already in {destination}", result)
 
 
+def keep_local(
+    destination: Path, resources: str, cluster: str, run_id: str, encrypted: bool
+) -> dict[str, Any]:
+    """The local store keeps the copy where it landed; with etcd encryption on, the tarball (it holds
+    the keys) moves under the store's ``static-resources/`` folder."""
+    result: dict[str, Any] = {"location": str(destination)}
+    if not encrypted:
+        return result
+    root = destination.parent.parent  # <store>/<cluster>/<run>
+    store = LocalFolderStore(root)
+    source = destination / resources
+    apart = root / backup_path(cluster=cluster, run_id=run_id, name=resources, secret=True)
+    if source.exists():
+        store.put(
+            source, cluster=cluster, run_id=run_id, name=resources, sha256=sha256_file(source), secret=True
+        )
+        source.unlink()
+    elif not apart.exists():
+        raise StepFailed(f"the static-resources tarball is neither in {destination} nor in {apart.parent}")
+    result["resources_location"] = str(apart.parent)
+    return result
+
+
+def upload(
+    store: BackupStore,
+    staging: Path,
+    taken: dict[str, Any],
+    copied: dict[str, Any],
+    cluster: str,
+    run_id: str,
+    *,
+    encrypted: bool,
+) -> dict[str, Any]:
+    """Put both files in the off-site store (each checked there against its SHA-256), then free the
+    staging copy. The snapshot's checksum is the one verified while it streamed off the master."""
+    try:
+        snapshot = store.put(
+            staging / taken["snapshot"],
+            cluster=cluster,
+            run_id=run_id,
+            name=taken["snapshot"],
+            sha256=copied["snapshot_sha256"],
+        )
+        resources_file = staging / taken["resources"]
+        resources = store.put(
+            resources_file,
+            cluster=cluster,
+            run_id=run_id,
+            name=taken["resources"],
+            sha256=sha256_file(resources_file),
+            secret=encrypted,
+        )
+    except StoreError as exc:
+        raise StepFailed(str(exc), retryable=exc.retryable) from exc
+    shutil.rmtree(staging, ignore_errors=True)
+    folder = snapshot.location.rsplit("/", 1)[0]
+    resources_folder = resources.location.rsplit("/", 1)[0]
+    return {
+        "location": folder,
+        "resources_location": resources_folder if resources_folder != folder else None,
+        "resources_sha256": resources.sha256,
+    }
+
+
+def probe_upload(
+    store: BackupStore, taken: dict[str, Any], copied: dict[str, Any], cluster: str, run_id: str
+) -> ProbeResult:
+    """Done when the snapshot is in the store with the catalog's checksum, and the tarball is there
+    (beside it or apart); otherwise upload again from staging."""
+    snapshot_at = (
+        store.describe().rstrip("/")
+        + "/"
+        + backup_path(cluster=cluster, run_id=run_id, name=taken["snapshot"], secret=False)
+    )
+    found = store.stat(snapshot_at)
+    if found is None or not found.matches(size=copied["snapshot_size"], sha256=copied["snapshot_sha256"]):
+        return ProbeResult(Probe.REDO, "the snapshot is not (whole) in the store yet")
+    for secret in (False, True):
+        resources_at = (
+            store.describe().rstrip("/")
+            + "/"
+            + backup_path(cluster=cluster, run_id=run_id, name=taken["resources"], secret=secret)
+        )
+        there = store.stat(resources_at)
+        if there is not None and there.size == copied["resources_size"]:
+            folder = snapshot_at.rsplit("/", 1)[0]
+            apart = resources_at.rsplit("/", 1)[0]
+            return ProbeResult(
+                Probe.DONE,
+                "both files are in the store",
+                {"location": folder, "resources_location": apart if apart != folder else None},
+            )
+    return ProbeResult(Probe.REDO, "the static-resources tarball is not in the store yet")
+
+
 @dataclass(frozen=True)
 class ClusterClients:
     """The adapters for one cluster, made from its clusters-file entry."""
@@ -328,11 +437,15 @@ class BackupProcedure:
         store_root: Callable[[str], Path],
         sessions: Callable[[], Session],
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        store: Callable[[str], BackupStore | None] = lambda cluster: None,
+        retention: Callable[[str], bool] = lambda cluster: False,
     ) -> None:
+        self._retention = retention  # does the cluster have a retention policy (prune after each backup)?
         self._clients = clients
-        self._store_root = store_root
+        self._store_root = store_root  # where the copy lands: the local store, or staging for S3
         self._sessions = sessions
         self._now = now
+        self._store = store  # the off-site store the copy is uploaded to (None: the copy is stored)
 
     def steps(self, context: StepContext) -> list[StepSpec]:
         clients = self._clients(context.cluster)
@@ -347,6 +460,7 @@ class BackupProcedure:
             candidates = choose_hosts(facts, ctx.params.get("host"))
             return {
                 "version": facts.openshift_version,
+                "encrypted": facts.etcd_encrypted,
                 "proxy": facts.proxy,
                 "hosts": [m.ip for m in candidates],
                 "nodes": [m.node for m in candidates],
@@ -411,6 +525,22 @@ class BackupProcedure:
                 raise StepFailed(f"etcdutl cannot read {taken.snapshot} on {taken.host}", retryable=True)
             return {"revision": status.get("revision"), "keys": status.get("totalKey")}
 
+        offsite = self._store(context.cluster)
+
+        def store_step(ctx: StepContext) -> dict[str, Any]:
+            taken, copied = ctx.results["snapshot"], ctx.results["copy"]
+            encrypted = bool(ctx.results["preflight"].get("encrypted"))
+            if offsite is None:
+                return keep_local(destination, taken["resources"], ctx.cluster, ctx.run_id, encrypted)
+            return upload(offsite, destination, taken, copied, ctx.cluster, ctx.run_id, encrypted=encrypted)
+
+        def store_probe(ctx: StepContext) -> ProbeResult:
+            if offsite is None:
+                return ProbeResult(Probe.REDO, "moving the tarball aside again is harmless")
+            return probe_upload(
+                offsite, ctx.results["snapshot"], ctx.results["copy"], ctx.cluster, ctx.run_id
+            )
+
         def catalog_step(ctx: StepContext) -> dict[str, Any]:
             with self._sessions() as session:
                 existing = [
@@ -419,6 +549,7 @@ class BackupProcedure:
                 if existing:
                     return {"backup_id": existing[0].id}
                 taken, copied, verified = ctx.results["snapshot"], ctx.results["copy"], ctx.results["verify"]
+                stored = ctx.results.get("store") or copied
                 entry = backups.record_backup(
                     session=session,
                     cluster=ctx.cluster,
@@ -426,7 +557,8 @@ class BackupProcedure:
                     openshift_version=ctx.results["preflight"]["version"],
                     snapshot_size=copied["snapshot_size"],
                     snapshot_sha256=copied["snapshot_sha256"],
-                    location=copied["location"],
+                    location=stored["location"],
+                    resources_location=stored.get("resources_location"),
                     snapshot_name=taken["snapshot"],
                     resources_name=taken["resources"],
                     resources_size=copied["resources_size"],
@@ -440,6 +572,20 @@ class BackupProcedure:
                 backups.record_verification(entry.id, session=session, ok=True, detail="sha256 checked")
                 return {"backup_id": entry.id}
 
+        def retention_step(ctx: StepContext) -> dict[str, Any]:
+            # Redone after a crash, a second prune run finds nothing left to prune: harmless.
+            with self._sessions() as session:
+                backup_run = runs.get_run(ctx.run_id, session=session)
+                run = submit_run(
+                    session=session,
+                    procedure="prune",
+                    cluster=ctx.cluster,
+                    requested_by=backup_run.requested_by,
+                    channel=backup_run.channel,
+                    params={"after": ctx.run_id},
+                )
+            return {"prune_run": getattr(run, "id", None)}
+
         return [
             StepSpec("preflight", "Preflight: cluster age, proxy, a Ready master", preflight_step),
             StepSpec("snapshot", "cluster-backup.sh on a healthy master", snapshot_step, snapshot_probe),
@@ -450,8 +596,20 @@ class BackupProcedure:
                 copy_probe,
             ),
             StepSpec("verify", "Read the snapshot's revision and key count (etcdutl)", verify_step),
+            StepSpec(
+                "store",
+                f"Upload both files to {offsite.describe()} and check their SHA-256 there"
+                if offsite is not None
+                else "Keep the static-resources tarball apart when etcd encryption is on",
+                store_step,
+                store_probe,
+            ),
             StepSpec("catalog", "Record the backup in the catalog", catalog_step),
-        ]
+        ] + (
+            [StepSpec("retention", "Start the retention run (`prune`) for this cluster", retention_step)]
+            if self._retention(context.cluster)
+            else []
+        )
 
     def summary(self, context: StepContext) -> str:
         taken = context.results.get("snapshot", {})

@@ -14,10 +14,13 @@ from storage.models import (
     Backup,
     ChannelDefault,
     ClusterLock,
+    HealthState,
     Incident,
     IncidentChannel,
     RelayCursor,
     Run,
+    Schedule,
+    SchedulerLease,
     StepRun,
     TimelineEvent,
 )
@@ -47,6 +50,8 @@ def _rows() -> list[SQLModel]:
             plan_hash="ff" * 32,
             slack_ts="1700000000.000100",
             incident_id=7,
+            schedule_id="s-abcde",
+            scheduled_for=T0,
         ),
         StepRun(
             run_id="r-abcde",
@@ -87,6 +92,9 @@ def _rows() -> list[SQLModel]:
             run_id="r-abcde",
             verified_at=T0,
             verify_result="ok",
+            resources_location="s3://bucket/static-resources/prod/r-abcde",
+            pruned_at=T0,
+            pruned_by="r-fghjk",
         ),
         TimelineEvent(
             id=42,
@@ -102,6 +110,13 @@ def _rows() -> list[SQLModel]:
         ClusterLock(cluster="prod", run_id="r-abcde", acquired_at=T0),
         ChannelDefault(channel="C1", cluster="prod", set_by="U1", set_at=T0),
         RelayCursor(name="slack", position=2**40, updated_at=T0),
+        Schedule(
+            id="s-abcde", kind="backup", cron="0 3 * * sun", cluster="prod", created_by="U1", created_at=T0
+        ),
+        SchedulerLease(name="scheduler", holder="etcdops@host", expires_at=T0),
+        HealthState(
+            cluster="prod", signature="red;unhealthy=master-0", level="red", changed_at=T0, checked_at=T0
+        ),
     ]
 
 
@@ -112,7 +127,8 @@ def _key(row: SQLModel) -> tuple[object, ...]:
 
 def test_every_table_round_trips(engine: Engine) -> None:
     rows = _rows()
-    assert {type(r).__tablename__ for r in rows} == set(SQLModel.metadata.tables)
+    # APScheduler's table has no model: the job store reads and writes it (tested in test_scheduler).
+    assert {type(r).__tablename__ for r in rows} == set(SQLModel.metadata.tables) - {"apscheduler_jobs"}
     expected = [(type(r), _key(r), r.model_dump()) for r in rows]
     factory = make_session_factory(engine)
     with factory() as session:
