@@ -60,7 +60,8 @@ class Periodic:
 
     every: dt.timedelta
     action: Callable[[dt.datetime], object]
-    last: dt.datetime | None = field(default=None)
+    last: dt.datetime | None = field(default=None)  # when the last round started (the clock's time)
+    finished: dt.datetime | None = field(default=None)  # ...and the clock's time when it ended
 
 
 class _LeasedScheduler(BackgroundScheduler):  # type: ignore[misc]
@@ -122,12 +123,18 @@ class ScheduleService:
             _LeasedScheduler(self._tick, **options) if threaded else _ManualScheduler(**options)
         )
         self._round = threading.Lock()
+        self._stopped = False
 
     def start(self) -> ScheduleService:
+        self._stopped = False
         self._scheduler.start()
         return self
 
     def stop(self) -> None:
+        # A round in progress finishes first, and none runs after: APScheduler's shutdown marks the
+        # scheduler stopped (its job lookups then fail) and wakes the thread for one more round.
+        with self._round:
+            self._stopped = True
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
         with self._sessions() as session:
@@ -160,12 +167,18 @@ class ScheduleService:
         job: Job | None = self._scheduler.get_job(schedule_id)
         return job.next_run_time if job is not None else None
 
+    def periodic_rounds(self) -> list[tuple[dt.datetime | None, dt.datetime | None]]:
+        """When each periodic task last started and ended (by the injected clock), for tests and health."""
+        return [(p.last, p.finished) for p in self._periodic]
+
     def tick(self) -> float:
         """One processing round now, in the caller's thread (tests); the same as the thread's."""
         return self._tick()
 
     def _tick(self) -> float:
         with self._round:
+            if self._stopped:
+                return self._poll
             now = self._now()
             with self._sessions() as session:
                 if not schedules.hold_lease(self._holder, session=session, now=now, ttl=self._lease):
@@ -179,6 +192,7 @@ class ScheduleService:
                         periodic.action(now)
                     except Exception:
                         log.exception("periodic scheduler task failed; it runs again next time")
+                    periodic.finished = self._now()
             upcoming: dt.datetime | None = self._store.get_next_run_time()
             if upcoming is None:
                 return self._poll

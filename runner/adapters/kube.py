@@ -68,6 +68,7 @@ class KubeApi:
         # that is down is reported at once (the engine's retries and the probes decide what next),
         # not after urllib3 tried three more times.
         configuration.retries = False
+        self._configuration = configuration
         self._api = client.ApiClient(configuration)
         self.timeout = timeout
 
@@ -156,7 +157,23 @@ class KubeApi:
         container: str | None = None,
         timeout: float = 60,
     ) -> CommandResult:
-        core = client.CoreV1Api(self._api)
+        # A client of its own: ``stream`` swaps the client's request method for a websocket one while it
+        # runs, so on a shared client another thread's GET or LIST would go out as a websocket upgrade.
+        exec_api = client.ApiClient(self._configuration)
+        try:
+            return self._exec(client.CoreV1Api(exec_api), namespace, pod, argv, container, timeout)
+        finally:
+            exec_api.close()  # type: ignore[no-untyped-call]
+
+    def _exec(
+        self,
+        core: client.CoreV1Api,
+        namespace: str,
+        pod: str,
+        argv: Sequence[str],
+        container: str | None,
+        timeout: float,
+    ) -> CommandResult:
         kwargs: dict[str, Any] = {"container": container} if container else {}
         try:
             resp = stream(

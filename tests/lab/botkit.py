@@ -3,10 +3,12 @@ serve`` process (so it can be killed), and readers for what the channel shows.""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -23,6 +25,28 @@ from tests.lab.helpers import REPO, Lab
 
 CHANNEL = "#etcd-lab"
 WORKER = "lab-test-worker"
+
+
+class MovableClock:
+    """The bot's clock (schedules, the health watch): real time shifted by what the test moved it, so a
+    schedule's slot arrives without sleeping for it. Thread-safe."""
+
+    def __init__(self, at: dt.datetime | None = None) -> None:
+        self._offset = (at - dt.datetime.now(dt.UTC)) if at else dt.timedelta()
+        self._lock = threading.Lock()
+
+    def __call__(self) -> dt.datetime:
+        with self._lock:
+            return dt.datetime.now(dt.UTC) + self._offset
+
+    def move_to(self, at: dt.datetime) -> None:
+        with self._lock:
+            self._offset = at - dt.datetime.now(dt.UTC)
+
+    def advance(self, delta: dt.timedelta) -> dt.datetime:
+        with self._lock:
+            self._offset += delta
+            return dt.datetime.now(dt.UTC) + self._offset
 
 
 def lab_settings(lab: Lab, slack: LocalSlackThread, config: SlackConfig, folder: Path) -> Settings:

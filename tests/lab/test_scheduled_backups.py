@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,25 +18,9 @@ from bot.process import EtcdopsProcess
 from bot.settings import Settings
 from lab.slack import LocalSlackThread, SlackConfig, SlackDriver
 from storage import backups, runs, schedules
-from tests.lab.botkit import CHANNEL, finished_run_message, lab_settings, session_of
+from tests.lab.botkit import CHANNEL, MovableClock, finished_run_message, lab_settings, session_of
 from tests.lab.helpers import Lab, wait_for
 from tests.s3kit import MotoS3, moto_server
-
-
-class MovableClock:
-    """The bot's clock: real time shifted by whatever the test moved it (thread-safe)."""
-
-    def __init__(self, at: dt.datetime) -> None:
-        self._offset = at - dt.datetime.now(dt.UTC)
-        self._lock = threading.Lock()
-
-    def __call__(self) -> dt.datetime:
-        with self._lock:
-            return dt.datetime.now(dt.UTC) + self._offset
-
-    def move_to(self, at: dt.datetime) -> None:
-        with self._lock:
-            self._offset = at - dt.datetime.now(dt.UTC)
 
 
 @pytest.fixture
