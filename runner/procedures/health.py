@@ -85,6 +85,10 @@ class HealthProcedure:
         self._render_one = render_one
         self._render_many = render_many
 
+    @property
+    def gatherer(self) -> HealthGatherer:
+        return self._gatherer
+
     def steps(self, context: StepContext) -> list[StepSpec]:
         def report(ctx: StepContext) -> dict[str, Any]:
             covered = str(ctx.params.get("clusters") or ctx.cluster)
