@@ -8,24 +8,17 @@ preflight, posted in the channel before anyone is asked to approve.
 from __future__ import annotations
 
 from bot.grammar import Restore
+from handlers.catalog import cluster_backup, no_such_backup
 from handlers.deps import BotDeps, Reply, Request
 from runner.submit import Refused, submit_run
-from storage import backups
-from storage.errors import NotFoundError
 
 
 def handle(command: Restore, request: Request, deps: BotDeps) -> Reply:
     cluster = request.cluster(command.cluster, deps)
     with deps.sessions() as session:
-        try:
-            backup = backups.get_backup(command.backup, session=session)
-        except NotFoundError:
-            backup = None
-        if backup is None or backup.cluster != cluster.name:
-            return Reply(
-                f":warning: *{cluster.name}* has no backup #{command.backup}. "
-                f"`/etcd backups {cluster.name}` lists its backups; restore one with "
-                f"`/etcd restore #N {cluster.name}`."
+        if cluster_backup(command.backup, cluster.name, session=session) is None:
+            return no_such_backup(
+                command.backup, cluster.name, f"restore one with `/etcd restore #N {cluster.name}`"
             )
         run = submit_run(
             session=session,

@@ -7,24 +7,17 @@ kept; the check itself is a run (it downloads the files and starts etcd), posted
 from __future__ import annotations
 
 from bot.grammar import Verify
+from handlers.catalog import cluster_backup, no_such_backup
 from handlers.deps import BotDeps, Reply, Request
 from runner.submit import Refused, submit_run
-from storage import backups
-from storage.errors import NotFoundError
 
 
 def handle(command: Verify, request: Request, deps: BotDeps) -> Reply:
     cluster = request.cluster(command.cluster, deps)
     with deps.sessions() as session:
-        try:
-            backup = backups.get_backup(command.backup, session=session)
-        except NotFoundError:
-            backup = None
-        if backup is None or backup.cluster != cluster.name:
-            return Reply(
-                f":warning: *{cluster.name}* has no backup #{command.backup}. "
-                f"`/etcd backups {cluster.name}` lists its backups; check one with `/etcd verify #N`."
-            )
+        backup = cluster_backup(command.backup, cluster.name, session=session)
+        if backup is None:
+            return no_such_backup(command.backup, cluster.name, "check one with `/etcd verify #N`")
         if backup.pruned_at is not None:
             return Reply(
                 f":warning: Backup #{command.backup} of *{cluster.name}* was pruned by retention on "
