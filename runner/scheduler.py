@@ -199,31 +199,40 @@ class ScheduleService:
             return max(0.0, min(self._poll, (upcoming - now).total_seconds()))
 
     def _process(self, job: Job, now: dt.datetime) -> None:
+        """Fire the job's latest due slot, then move the job on. In that order: killed in between, the
+        next holder finds the same slot due and enqueues it again, which the database turns into the
+        run already there — no firing is lost, none is doubled."""
         slots = _due_slots(job, now)
+        if slots:
+            try:
+                with self._sessions() as session:
+                    schedule = schedules.get_schedule(job.id, session=session)
+            except NotFoundError:
+                log.info("schedule %s is gone; removing its job", job.id)
+                self.remove(job.id)
+                return
+            if len(slots) > 1:
+                self._record_missed(schedule, slots[:-1])
+            try:
+                self._fire(schedule, slots[-1])
+            except Exception:  # not retried forever: the next slot will try again
+                log.exception("schedule %s could not enqueue its %s firing", job.id, slots[-1])
         following = job.trigger.get_next_fire_time(slots[-1] if slots else None, now)
-        # The job moves on before the run is enqueued: a crash in between loses one firing at worst,
-        # and a firing enqueued twice is refused by the database anyway.
         if following is None:
             self.remove(job.id)
         else:
             self._scheduler.modify_job(job.id, next_run_time=following)
-        if not slots:
-            return
-        try:
-            with self._sessions() as session:
-                schedule = schedules.get_schedule(job.id, session=session)
-        except NotFoundError:
-            log.info("schedule %s is gone; removing its job", job.id)
-            self.remove(job.id)
-            return
-        if len(slots) > 1:
-            self._record_missed(schedule, slots[:-1])
-        self._fire(schedule, slots[-1])
 
-    def _record_missed(self, schedule: Schedule, missed: list[dt.datetime]) -> None:
-        first, last = missed[0].strftime("%Y-%m-%d %H:%M"), missed[-1].strftime("%Y-%m-%d %H:%M")
-        count = f"{len(missed)}+" if len(missed) >= MAX_MISSED_COUNTED else str(len(missed))
+    def _record_missed(self, schedule: Schedule, due: list[dt.datetime]) -> None:
+        """Put the slots nobody fired on the timeline (a slot fired just before its holder was killed
+        is due again, but has its run: it is not missed)."""
         with self._sessions() as session:
+            ran = set(schedules.fired_slots(schedule.id, due[0], due[-1], session=session))
+            missed = [slot for slot in due if slot not in ran]
+            if not missed:
+                return
+            first, last = missed[0].strftime("%Y-%m-%d %H:%M"), missed[-1].strftime("%Y-%m-%d %H:%M")
+            count = f"{len(missed)}+" if len(missed) >= MAX_MISSED_COUNTED else str(len(missed))
             append_event(
                 session=session,
                 kind="schedule.missed",

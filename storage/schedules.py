@@ -136,6 +136,16 @@ def firing_run(schedule_id: str, scheduled_for: dt.datetime, *, session: Session
     return session.exec(statement.execution_options(populate_existing=True)).first()
 
 
+def fired_slots(
+    schedule_id: str, first: dt.datetime, last: dt.datetime, *, session: Session
+) -> Sequence[dt.datetime]:
+    """The slots between ``first`` and ``last`` (inclusive) that already have their run."""
+    statement = select(Run.scheduled_for).where(
+        Run.schedule_id == schedule_id, col(Run.scheduled_for) >= first, col(Run.scheduled_for) <= last
+    )
+    return [slot for slot in session.exec(statement).all() if slot is not None]
+
+
 def runs_of_schedule(schedule_id: str, *, session: Session) -> Sequence[Run]:
     statement = select(Run).where(Run.schedule_id == schedule_id).order_by(col(Run.scheduled_for))
     return session.exec(statement.execution_options(populate_existing=True)).all()
