@@ -151,7 +151,12 @@ def wire(
             settings.etcdops_scratch_dir,
         ),
         "replace": ReplaceProcedure(adapters),
-        "restore": RestoreProcedure(adapters, sessions),
+        "restore": RestoreProcedure(
+            adapters,
+            sessions,
+            stores=stores.holding,
+            staging=(settings.etcdops_scratch_dir / "restore") if settings.etcdops_scratch_dir else None,
+        ),
         "csr": CsrProcedure(adapters),
         **(extra_procedures or {}),
     }

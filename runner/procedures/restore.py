@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +43,7 @@ from runner.procedures.restore_plan import (
 from runner.procedures.status import ETCD_NS, condition, pod_row
 from runner.snapshots import check_snapshot
 from runner.steps import Probe, ProbeResult, StepContext, StepFailed, StepSpec
+from runner.stores import BackupStore, StoreError
 from storage import backups
 from storage.errors import NotFoundError
 from storage.models import Backup
@@ -55,10 +58,23 @@ RUN_SCRIPT = (
 )
 
 
-def check_backup_files(backup: Backup) -> str | None:
-    """Both files present, from the same backup, the snapshot whole and the one catalogued (or why not).
-    Reads the snapshot once: its own appended hash and its SHA-256 in the same pass."""
-    folder = Path(backup.location)
+def gather_backup_files(backup: Backup, store: Callable[[str], BackupStore], staging: Path) -> Path:
+    """A local folder holding both of the backup's files: where they are, when both are in one local
+    folder; otherwise (an S3 store, or the tarball kept apart because etcd encryption is on) a staging
+    folder they are fetched into. Raises StoreError when the store cannot give them back."""
+    locations = backups.file_locations(backup)
+    folders = {location.rsplit("/", 1)[0] for location in locations}
+    if len(folders) == 1 and all(Path(location).is_absolute() for location in locations):
+        return Path(folders.pop())
+    staging.mkdir(parents=True, exist_ok=True)
+    for location in locations:
+        store(location).fetch(location, staging / location.rsplit("/", 1)[-1])
+    return staging
+
+
+def check_backup_files(backup: Backup, folder: Path) -> str | None:
+    """Both files present in ``folder``, from the same backup, the snapshot whole and the one catalogued
+    (or why not). Reads the snapshot once: its own appended hash and its SHA-256 in the same pass."""
     resources = backup.resources_name or "static_kuberesources_<stamp>.tar.gz"
     if not backup.resources_name or not (folder / backup.resources_name).is_file():
         return (
@@ -95,8 +111,12 @@ class RestoreProcedure:
         sessions: Callable[[], Session],
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         poll: float = 1.0,
+        stores: Callable[[str, str], BackupStore] | None = None,
+        staging: Path | None = None,
     ) -> None:
         self._clients = clients
+        self._stores = stores  # (cluster, a file's location) → its store; None: local folders only
+        self._staging = staging or Path(tempfile.gettempdir()) / "etcdops" / "restore"
         self._sessions = sessions
         self._now = now
         self._poll = poll
@@ -113,6 +133,20 @@ class RestoreProcedure:
         if backup.cluster != cluster:
             raise StepFailed(f"backup #{backup_id} is of {backup.cluster}, not {cluster}")
         return backup
+
+    def _local_files(self, backup: Backup, ctx: StepContext) -> tuple[Path, str | None]:
+        """The local folder with both files (fetched from the store if need be), and what is wrong."""
+        stores = self._stores
+        if stores is None:
+            folder = Path(backup.location)
+        else:
+            try:
+                folder = gather_backup_files(
+                    backup, lambda location: stores(ctx.cluster, location), self._staging / ctx.run_id
+                )
+            except StoreError as exc:
+                return Path(backup.location), f"its files could not be fetched from the backup store: {exc}"
+        return folder, check_backup_files(backup, folder)
 
     def _cluster_view(self, kube: Kube, cluster: str) -> tuple[str | None, str, str | None, tuple[Host, ...]]:
         """(version, where it was read, quorum message if quorum holds, masters): from the API, or, when
@@ -158,13 +192,14 @@ class RestoreProcedure:
 
         def preflight(ctx: StepContext) -> dict[str, Any]:
             backup = self._backup(ctx.cluster, int(ctx.params["backup"]))
+            folder, files_problem = self._local_files(backup, ctx)
             version, source, quorum, masters = self._cluster_view(kube, ctx.cluster)
             facts = RestoreFacts(
                 backup_id=int(ctx.params["backup"]),
                 backup_version=backup.openshift_version,
                 cluster_version=version,
                 version_source=source,
-                files_problem=check_backup_files(backup),
+                files_problem=files_problem,
                 quorum_message=quorum,
                 masters=masters,
                 unreachable=self._unreachable(hosts, masters),
@@ -192,7 +227,7 @@ class RestoreProcedure:
                 "recovery": [recovery.node, recovery.ip],
                 "others": [[h.node, h.ip] for h in plan.others],
                 "backup_id": facts.backup_id,
-                "location": backup.location,
+                "location": str(folder),
                 "snapshot_name": backup.snapshot_name,
                 "resources_name": plan.resources_name,
                 "snapshot_sha256": backup.snapshot_sha256,
@@ -473,6 +508,8 @@ class RestoreProcedure:
             raise StepFailed(f"not three healthy etcd pods after {COME_BACK_WAIT:.0f} s: {last}")
 
         def nodes_ready(ctx: StepContext) -> dict[str, Any]:
+            # The restore is done with the backup's files: a copy fetched from the store goes now.
+            shutil.rmtree(self._staging / ctx.run_id, ignore_errors=True)
             nodes = kube.list("nodes")
             not_ready = [
                 str(n["metadata"]["name"]) for n in nodes if condition(n, "Ready").get("status") != "True"

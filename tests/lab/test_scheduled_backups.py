@@ -1,8 +1,9 @@
 """Scheduled backups end to end, through the local Slack: the schedule fires at its time (the bot's clock
 is moved, nothing sleeps for minutes), both files land in an S3 server (moto's, over HTTP) with their
 checksums checked and server-side encryption on, the static-resources tarball apart because etcd
-encryption is on, retention prunes the oldest, verification restores the snapshot into a scratch etcd,
-and an off-site copy damaged afterwards is caught by verification."""
+encryption is on, retention prunes the oldest, verification (typed, and on its own schedule) restores the
+snapshot into a scratch etcd, a restore's preflight fetches the off-site files back, and an off-site copy
+damaged afterwards is caught by verification and refused by a restore."""
 
 from __future__ import annotations
 
@@ -18,7 +19,14 @@ from bot.process import EtcdopsProcess
 from bot.settings import Settings
 from lab.slack import LocalSlackThread, SlackConfig, SlackDriver
 from storage import backups, runs, schedules
-from tests.lab.botkit import CHANNEL, MovableClock, finished_run_message, lab_settings, session_of
+from tests.lab.botkit import (
+    CHANNEL,
+    MovableClock,
+    finished_run_message,
+    lab_settings,
+    run_id_of,
+    session_of,
+)
 from tests.lab.helpers import Lab, wait_for
 from tests.s3kit import MotoS3, moto_server
 
@@ -131,7 +139,7 @@ def test_scheduled_backups_go_offsite_are_pruned_and_verified(
         assert not any(first in key for key in keys), keys
         assert any(second in key for key in keys)
 
-        # Verification: the kept backup restores into a scratch etcd with the catalog's revision and keys.
+        # Verification, typed: the kept backup restores in a scratch etcd with the catalog's revision, keys.
         (kept_entry,) = kept
         number = kept_entry.id
         checked = driver.slash("alice", CHANNEL, "/etcd", f"verify #{number}")
@@ -144,6 +152,24 @@ def test_scheduled_backups_go_offsite_are_pruned_and_verified(
         listing = driver.slash("alice", CHANNEL, "/etcd", "backups lab").ephemeral[0].text
         assert f"*#{number}*" in listing and ":white_check_mark: verified" in listing
         assert f"s3://{bucket}/etcd/lab/{second}" in listing
+
+        # ...and scheduled: the daily check verifies the newest backup at its time.
+        made = driver.slash("alice", CHANNEL, "/etcd", "schedule verify 0 4 * * * lab")
+        check_id = re.search(r"schedule `(s-[a-z0-9]+)`", "\n".join(m.text for m in made.in_channel))
+        assert check_id, made
+        check_slot = second_slot + dt.timedelta(hours=1)
+        clock.move_to(check_slot + dt.timedelta(seconds=1))
+        bot.wiring.schedules.wake()
+        check = finished_run_message(
+            driver, scheduled_run(settings, check_id.group(1), check_slot), timeout=120
+        )
+        assert "succeeded" in check.text.split("\n")[0] and f"backup #{number} is restorable" in check.text
+
+        # A restore can use the off-site backup: its preflight fetches both files back and checks them
+        # (a dry run stops after the plan; quorum is not lost here, hence --override-quorum).
+        planned = driver.slash("alice", CHANNEL, "/etcd", f"restore #{number} --dry-run --override-quorum")
+        dry = finished_run_message(driver, run_id_of(planned), timeout=120)
+        assert "succeeded" in dry.text.split("\n")[0] and "nothing was done" in dry.text, dry.text
 
         # The off-site copy is damaged afterwards (one byte): the next verification says so.
         damaged_key = f"etcd/lab/{second}/{kept_entry.snapshot_name}"
@@ -160,3 +186,6 @@ def test_scheduled_backups_go_offsite_are_pruned_and_verified(
         assert ":x: failed:" in listing
         with session_of(settings) as session:
             assert backups.latest_verified_backup("lab", session=session) is None
+        refused = driver.slash("alice", CHANNEL, "/etcd", f"restore #{number} --dry-run --override-quorum")
+        stopped = finished_run_message(driver, run_id_of(refused), timeout=120)
+        assert "failed" in stopped.text.split("\n")[0] and "corrupted" in stopped.text, stopped.text
