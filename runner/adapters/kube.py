@@ -18,6 +18,7 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
+from kubernetes.stream.ws_client import ERROR_CHANNEL
 
 from runner.ports import ApiUnreachable, CommandResult
 
@@ -197,15 +198,38 @@ class KubeApi:
         try:
             resp.run_forever(timeout=timeout)
             out, err = resp.read_stdout(), resp.read_stderr()
-            code = resp.returncode
+            code, why = exit_status(resp.read_channel(ERROR_CHANNEL) if not resp.is_open() else "")
         finally:
             resp.sock.shutdown()  # websocket-client keeps the socket after the server closes the stream
-        return CommandResult(
-            host=pod, argv=tuple(argv), exit_code=code if code is not None else -1, stdout=out, stderr=err
-        )
+        if why:
+            err = f"{err.rstrip()}\n{why}".lstrip()
+        return CommandResult(host=pod, argv=tuple(argv), exit_code=code, stdout=out, stderr=err)
 
     def close(self) -> None:
         self._api.close()  # type: ignore[no-untyped-call]
+
+
+def exit_status(status: str) -> tuple[int, str]:
+    """The exit code in an exec's closing status, and why it failed when there is none (-1).
+
+    The client's own ``returncode`` assumes every failure carries an ExitCode cause and raises
+    KeyError when the API server ends the stream with a plain Failure (the container is gone, the
+    kubelet does not answer): such an exec did not run, and says so in its message."""
+    if not status:
+        return -1, "the exec did not finish in time"
+    try:
+        parsed = json.loads(status)
+    except ValueError:
+        return -1, status[:300]
+    if parsed.get("status") == "Success":
+        return 0, ""
+    for cause in (parsed.get("details") or {}).get("causes") or []:
+        if cause.get("reason") == "ExitCode":
+            try:
+                return int(cause.get("message")), ""
+            except (TypeError, ValueError):
+                break
+    return -1, str(parsed.get("message") or parsed.get("reason") or "the exec failed")
 
 
 def _message(data: bytes | None) -> str:

@@ -104,7 +104,7 @@ def test_backup_is_verified_listed_and_a_full_disk_is_refused_cleanly(
     run_id = run_id_of(result)
     message = finished_run_message(bot, run_id)
     assert message.text.startswith(":white_check_mark: `backup` on *lab* — succeeded"), message.text
-    assert message.text.count(":white_check_mark: ") == 6  # the run and its five steps
+    assert message.text.count(":white_check_mark: ") == 7  # the run and its six steps
     thread = bot.thread(CHANNEL, message.ts)
     assert any("snapshot db and kube resources are successfully saved" in m.text for m in thread)
     changes = [e.at for e in message.edits]
