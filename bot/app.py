@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from slack_bolt import App
-from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from bot.slack_client import slack_client
 from handlers import approvals, cancel, etcd_command
 from handlers.deps import BotDeps
 
@@ -22,9 +21,8 @@ def build_app(deps: BotDeps, *, http: bool = False) -> App:
         raise MissingSetting(
             "HTTP mode needs SLACK_SIGNING_SECRET to check Slack's signatures (see .env.example)"
         )
-    client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
-    # Slack answers a burst of edits with 429 and Retry-After: wait and retry instead of dropping them.
-    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
+    # Counted in /metrics; Slack's 429 answers to a burst of edits are waited out instead of dropped.
+    client = slack_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     app = App(
         client=client,

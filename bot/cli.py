@@ -38,22 +38,30 @@ def serve(
     host: Annotated[str, typer.Option(help="HTTP address to bind (with --http)")] = "127.0.0.1",
 ) -> None:
     """Run the bot: Socket Mode by default (SLACK_APP_TOKEN), or HTTP with signature checks; the runner
-    and the Slack relay run in the same process."""
+    and the Slack relay run in the same process. Probes and metrics are served on ETCDOPS_OPS_PORT."""
     from bot.app import MissingSetting
     from bot.clusters import ClustersFileError
+    from bot.logs import configure_logging, secret_values
     from bot.process import EtcdopsProcess
     from bot.settings import Settings
 
-    _logging()
+    settings = Settings()
+    configure_logging(settings.etcdops_log_format, secrets=secret_values(settings))
+    log = logging.getLogger("etcdops")
     try:
-        bot = EtcdopsProcess(Settings(), http_port=port if http else None, http_host=host).start()
+        bot = EtcdopsProcess(
+            settings,
+            http_port=port if http else None,
+            http_host=host,
+            ops_port=settings.etcdops_ops_port or None,
+            ops_host=settings.etcdops_ops_host,
+        ).start()
     except (MissingSetting, ClustersFileError) as exc:
         typer.echo(f"cannot start the bot: {exc}", err=True)
         raise typer.Exit(2) from exc
-    typer.echo(
-        f"etcdops serving Slack requests at {bot.url}" if http else "etcdops connected over Socket Mode",
-        err=True,
-    )
+    log.info(f"etcdops serving Slack requests at {bot.url}" if http else "etcdops connected over Socket Mode")
+    if bot.ops_url:
+        log.info("probes and metrics at %s (/healthz, /readyz, /metrics)", bot.ops_url)
     try:
         _wait_for_signal()
     finally:

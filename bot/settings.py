@@ -6,6 +6,7 @@ Tokens and secrets are ``SecretStr``: they print as ``**********`` in logs, repr
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,4 +45,14 @@ class Settings(BaseSettings):
     )
     etcdops_scratch_dir: Path | None = Field(
         default=None, description="Where backups are downloaded and restored for verification (default: tmp)"
+    )
+    etcdops_ops_port: int = Field(
+        default=9090, ge=0, le=65535, description="Port of /healthz, /readyz and /metrics (0: not served)"
+    )
+    etcdops_ops_host: str = Field(
+        default="0.0.0.0",  # noqa: S104 - probes and Prometheus reach the pod on its own address
+        description="Address the ops port binds",
+    )
+    etcdops_log_format: Literal["json", "text"] = Field(
+        default="json", description="`etcdops serve` logs one JSON object per line, or plain text"
     )

@@ -15,11 +15,13 @@ Cancellation is checked between steps; the lease is renewed while a step runs.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,10 +29,11 @@ from typing import Any
 from sqlmodel import Session
 from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from runner import log_context
 from runner.approvals import ApprovalGate, RunCancelled, RunnerStopping
 from runner.steps import Probe, Procedure, StepContext, StepFailed, StepSpec
-from storage import journal, runs
-from storage.models import RunStatus, StepStatus
+from storage import journal, metrics, runs
+from storage.models import Run, RunStatus, StepStatus
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +68,22 @@ class Engine:
         return run_id
 
     def execute(self, run_id: str) -> None:
+        # In a copy of the context: the run's log fields are bound only while it executes.
+        contextvars.copy_context().run(self._execute, run_id)
+
+    def _execute(self, run_id: str) -> None:
         with self.sessions() as session:
             run = runs.get_run(run_id, session=session)
+            log_context.bind(run_id=run.id, cluster=run.cluster, procedure=run.procedure)
             procedure = self.procedures.get(run.procedure)
             if procedure is None:
-                runs.finish_run(
-                    run_id,
-                    session=session,
-                    succeeded=False,
-                    error=f"this runner does not know the procedure {run.procedure!r}",
+                _count(
+                    runs.finish_run(
+                        run_id,
+                        session=session,
+                        succeeded=False,
+                        error=f"this runner does not know the procedure {run.procedure!r}",
+                    )
                 )
                 return
             context = StepContext(run_id=run.id, cluster=run.cluster, params=dict(run.params or {}))
@@ -92,6 +102,7 @@ class Engine:
             seq += 1
             if self._cancelled(run_id):
                 log.info("run %s was cancelled before step %s", run_id, seq)
+                metrics.run_finished(procedure.name, RunStatus.CANCELLED.value)
                 return
             row = recorded.get(seq)
             if row is not None and row.status == StepStatus.SUCCEEDED:
@@ -126,6 +137,7 @@ class Engine:
                         self.approvals.wait(procedure.name, seq, spec, context)
                 except RunCancelled:
                     log.info("run %s was cancelled while waiting for approval of step %s", run_id, seq)
+                    metrics.run_finished(procedure.name, RunStatus.CANCELLED.value)
                     return
                 except RunnerStopping:
                     log.info("run %s: stopping while it waits for approval; a restart resumes it", run_id)
@@ -133,15 +145,17 @@ class Engine:
                 except StepFailed as exc:
                     self._fail(run_id, str(exc))
                     return
-            outcome = self._run_step(run_id, seq, spec, context)
+            outcome = self._run_step(run_id, seq, spec, context, procedure.name)
             if outcome is None:
                 return
             context.results[spec.id] = outcome
         if plan is None:
             return
         summary = procedure.summary(context)
+        log_context.bind(step=None)
         with self.sessions() as session:
-            runs.finish_run(run_id, session=session, succeeded=True, worker=self.worker, result=summary)
+            run = runs.finish_run(run_id, session=session, succeeded=True, worker=self.worker, result=summary)
+        _count(run)
         log.info("run %s succeeded: %s", run_id, summary)
 
     def _plan(self, procedure: Procedure, context: StepContext) -> list[StepSpec] | None:
@@ -157,7 +171,10 @@ class Engine:
             journal.plan_steps(context.run_id, planned, session=session)
         return plan
 
-    def _run_step(self, run_id: str, seq: int, spec: StepSpec, context: StepContext) -> dict[str, Any] | None:
+    def _run_step(
+        self, run_id: str, seq: int, spec: StepSpec, context: StepContext, procedure: str
+    ) -> dict[str, Any] | None:
+        log_context.bind(step=spec.id)
         with self.sessions() as session:
             journal.start_step(
                 run_id, seq, session=session, step_id=spec.id, title=spec.title, destructive=spec.destructive
@@ -168,14 +185,17 @@ class Engine:
             retry=retry_if_exception(_transient),
             reraise=True,
         )
+        started = time.monotonic()
         try:
             with self._heartbeat(run_id):
                 result = retrying(spec.execute, context)
         except (StepFailed, RetryError, Exception) as exc:  # a step's failure ends its run, whatever it is
+            metrics.step_took(procedure, spec.id, time.monotonic() - started)
             message = str(exc) or type(exc).__name__
             self._finish_step(run_id, seq, StepStatus.FAILED, None, message)
             self._fail(run_id, f"step {seq} ({spec.title}) failed: {message}")
             return None
+        metrics.step_took(procedure, spec.id, time.monotonic() - started)
         if spec.id == self.kill_after_step:
             # Rehearsing a crash: the step's work is done and not yet journaled, the worst moment.
             log.warning("run %s: killing this process after step %s, as configured", run_id, spec.id)
@@ -215,8 +235,15 @@ class Engine:
 
     def _fail(self, run_id: str, error: str) -> None:
         with self.sessions() as session:
-            runs.finish_run(run_id, session=session, succeeded=False, error=error, worker=self.worker)
+            run = runs.finish_run(run_id, session=session, succeeded=False, error=error, worker=self.worker)
+        _count(run)
+        log.warning("run %s ended %s: %s", run_id, run.status, error)
 
     def _cancelled(self, run_id: str) -> bool:
         with self.sessions() as session:
             return runs.get_run(run_id, session=session).status == RunStatus.CANCELLED
+
+
+def _count(run: Run) -> None:
+    """Count a finished run by its recorded outcome (one cancelled meanwhile stays cancelled)."""
+    metrics.run_finished(run.procedure, str(run.status))

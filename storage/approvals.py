@@ -26,6 +26,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from storage import metrics
 from storage.db import writes
 from storage.errors import NotFoundError
 from storage.models import (
@@ -292,6 +293,8 @@ def record_vote(
         details={**base, "approvers": list(state.approvers)},
     )
     session.commit()
+    if state.status in (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED):
+        metrics.approval_ended(approval.action, state.status.value, approval.requested_at, now)
     return VoteResult(VoteOutcome.COUNTED, state)
 
 
@@ -307,6 +310,7 @@ def void_approvals(run_id: str, reason: str, *, session: Session) -> Sequence[in
     ).all()
     run = session.get(Run, run_id)
     voided: list[int] = []
+    waiting = [a for a in approvals if _state(a, session, now).status == ApprovalStatus.PENDING]
     for approval in approvals:
         assert approval.id is not None
         approval.voided_at = now
@@ -323,6 +327,8 @@ def void_approvals(run_id: str, reason: str, *, session: Session) -> Sequence[in
             details={"approval_id": approval.id, "seq": approval.seq, "reason": reason},
         )
     session.commit()
+    for approval in waiting:  # those already decided were timed when they were
+        metrics.approval_ended(approval.action, ApprovalStatus.VOIDED.value, approval.requested_at, now)
     return voided
 
 
@@ -353,4 +359,7 @@ def record_expiry(approval_id: int, *, session: Session, now: dt.datetime | None
         details={"approval_id": approval_id, "seq": approval.seq, "approvers": list(state.approvers)},
     )
     session.commit()
+    metrics.approval_ended(
+        approval.action, ApprovalStatus.EXPIRED.value, approval.requested_at, approval.expires_at
+    )
     return True

@@ -19,11 +19,18 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from runner.health import HealthReport, Thresholds, classify, gather_reports, health_signature
+from runner.health import (
+    HealthReport,
+    Thresholds,
+    classify,
+    gather_reports,
+    health_signature,
+    member_label,
+)
 from runner.ports import Kube
 from runner.procedures.health_facts import gather_health_facts
 from runner.steps import StepContext, StepSpec
-from storage import schedules
+from storage import metrics, schedules
 from storage.db import SessionFactory
 from storage.models import ScheduleKind
 from storage.timeline import append_event
@@ -57,13 +64,30 @@ class HealthGatherer:
         return classify(facts, now, self._thresholds(cluster))
 
     def many(self, names: Sequence[str]) -> list[HealthReport]:
-        return gather_reports(
+        reports = gather_reports(
             names,
             self,
             max_workers=min(MAX_WORKERS, max(1, len(names))),
             timeout=GATHER_TIMEOUT,
             now=self._now,
         )
+        for report in reports:
+            metrics.member_health(report.cluster, report.reachable, member_health(report))
+        return reports
+
+
+def member_health(report: HealthReport) -> dict[str, bool] | None:
+    """Each member's health as the report saw it (etcdctl's answer, and the operator's list of unhealthy
+    members); None when the members could not be read at all."""
+    if report.facts is None:
+        return None
+    status = report.facts.status
+    if not status.members and not report.unhealthy_members:
+        return None
+    found = {member_label(m): m.healthy for m in status.members}
+    for name in report.unhealthy_members:
+        found[name] = False
+    return found
 
 
 class HealthProcedure:

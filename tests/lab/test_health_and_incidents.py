@@ -132,6 +132,7 @@ def test_health_watch_and_an_incident_timeline(
         # Healed: green again, said once.
         etcdops("lab", "heal")
         lab.wait_three_healthy()
+        lab.wait_members_available(90)  # the operator's condition, which the report also reads
         wait_for("the etcd pods to run", lambda: all(r[2] == "Running" for r in lab.etcd_pods()), 120)
         red_then_green = settle(driver, clock, bot, 2)
         assert len(red_then_green) == 2 and "*lab* recovered" in red_then_green[1], red_then_green
@@ -172,6 +173,7 @@ def test_health_watch_and_an_incident_timeline(
         assert "succeeded" in finished.text.split("\n")[0], finished.text
         assert approved >= 2
         lab.wait_three_healthy()
+        lab.wait_members_available(90)  # the operator's condition, which the report also reads
         wait_for("the etcd pods to run", lambda: all(r[2] == "Running" for r in lab.etcd_pods()), 120)
         changes = settle(driver, clock, bot, 4)
         assert "*lab* recovered" in changes[-1], changes
