@@ -73,6 +73,7 @@ def test_serve_refuses_to_start_with_a_clear_reason(tmp_path: Path) -> None:
             "SLACK_APP_TOKEN": "xapp-x",
             "DATABASE_URL": f"sqlite:///{tmp_path / 'db'}",
             "ETCDOPS_CLUSTERS": str(tmp_path / "missing.yaml"),
+            "ETCDOPS_OPS_PORT": "0",  # the lab tests' serve processes may hold the default port meanwhile
         },
     )
     assert no_file.returncode == 2 and "missing.yaml: cannot read the clusters file" in no_file.stderr
