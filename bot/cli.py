@@ -69,6 +69,32 @@ def serve(
 
 
 @app.command()
+def runner() -> None:
+    """Execute runs and fire schedules without talking to Slack: the worker of the scaled-out shape,
+    beside `etcdops serve` replicas started with ETCDOPS_RUNNER_WORKERS=0 on the same DATABASE_URL."""
+    from bot.clusters import ClustersFileError
+    from bot.logs import configure_logging, secret_values
+    from bot.runner_process import RunnerProcess
+    from bot.settings import Settings
+
+    settings = Settings()
+    configure_logging(settings.etcdops_log_format, secrets=secret_values(settings))
+    log = logging.getLogger("etcdops")
+    try:
+        process = RunnerProcess(
+            settings, ops_port=settings.etcdops_ops_port or None, ops_host=settings.etcdops_ops_host
+        ).start()
+    except (ClustersFileError, OSError) as exc:
+        typer.echo(f"cannot start the runner: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    log.info("etcdops runner executing runs (%s workers)", max(1, settings.etcdops_runner_workers))
+    try:
+        _wait_for_signal()
+    finally:
+        process.stop()
+
+
+@app.command()
 def migrate() -> None:
     """Bring the database (DATABASE_URL) to the latest schema; safe to run again."""
     from bot.settings import Settings

@@ -122,8 +122,11 @@ class EtcdopsProcess:
                 )
             deps = BotDeps(self.settings, wiring.clusters, wiring.sessions, wiring.schedules)
             app = build_app(deps, http=http)
-            self.runner = wiring.runner().start()
-            self.relay = SlackRelay(wiring.sessions, app.client, wiring.clusters).start()
+            if self.settings.etcdops_runner_workers > 0:  # 0: runs are left to `etcdops runner`
+                self.runner = wiring.runner().start()
+            self.relay = SlackRelay(
+                wiring.sessions, app.client, wiring.clusters, lease=wiring.relay_lease()
+            ).start()
             wiring.schedules.start()
             if http:
                 assert self.http_port is not None
@@ -150,7 +153,9 @@ class EtcdopsProcess:
         if self.relay is not None:
             self.relay.stop()
             try:
-                self.relay.pump()  # what the runner did last is shown before leaving
+                if self.relay.holds():
+                    self.relay.pump()  # what the runner did last is shown before leaving
+                self.relay.release()
             except Exception:
                 log.warning("could not show the last changes in Slack; they will be at the next start")
             self.relay = None

@@ -28,6 +28,7 @@ from bot.incident_export import post_export
 from storage import approvals, cursors, journal, runs
 from storage.db import SessionFactory
 from storage.incidents import EXPORT_REQUESTED
+from storage.leases import LeaseKeeper
 from storage.models import Run, StepRun, TimelineEvent
 from storage.timeline import events_for_run, events_since
 
@@ -81,12 +82,14 @@ class SlackRelay:
         *,
         name: str = "slack",
         interval: float = 0.25,
+        lease: LeaseKeeper | None = None,
     ) -> None:
         self.sessions = sessions
         self.client = client
         self.clusters = clusters
         self.name = name
         self.interval = interval
+        self.lease = lease  # with replicas, only the lease holder posts (each message once)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -100,10 +103,21 @@ class SlackRelay:
         if self._thread is not None:
             self._thread.join(10)
 
+    def holds(self) -> bool:
+        """May this process post? Always without a lease; with one, while it holds it."""
+        return self.lease is None or self.lease.held()
+
+    def release(self) -> None:
+        if self.lease is not None:
+            self.lease.release()
+
     def _loop(self) -> None:
         delay = self.interval
         while not self._stop.wait(delay):
             try:
+                if not self.holds():
+                    delay = 1.0  # another replica posts; look again in a second
+                    continue
                 self.pump()
                 delay = self.interval
             except Exception:  # Slack or the database unreachable: try again later, nothing is lost

@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     etcdops_run_lease_seconds: float = Field(
         default=60.0, gt=0, description="How long a killed runner's runs wait before another takes them"
     )
-    etcdops_runner_workers: int = Field(default=4, ge=1, description="Runs executed at the same time")
+    etcdops_runner_workers: int = Field(
+        default=4, ge=0, description="Runs executed at once (0: none here; `etcdops runner` runs them)"
+    )
     etcdops_kill_after_step: str | None = Field(
         default=None, description="Rehearsal only: SIGKILL this process right after this step's work"
     )

@@ -42,9 +42,11 @@ from runner.scheduler import Clock, Periodic, ScheduleService, utc_now
 from runner.service import RunnerService
 from runner.steps import Procedure
 from storage.db import SessionFactory, make_engine, make_session_factory
+from storage.leases import LeaseKeeper
 from storage.migrate import migrate
 
 log = logging.getLogger(__name__)
+RELAY_LEASE = "relay"
 
 
 class ClusterAdapters:
@@ -101,6 +103,15 @@ class Wiring:
             self.engine,
             workers=workers or self.settings.etcdops_runner_workers,
             stopping=stopping or threading.Event(),
+        )
+
+    def relay_lease(self) -> LeaseKeeper:
+        """The lease that lets one replica only post the timeline to Slack."""
+        return LeaseKeeper(
+            self.sessions,
+            RELAY_LEASE,
+            self.settings.etcdops_worker or default_worker_name(),
+            dt.timedelta(seconds=self.settings.etcdops_scheduler_lease_seconds),
         )
 
     def close(self) -> None:

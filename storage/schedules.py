@@ -91,7 +91,9 @@ def delete_schedule(schedule_id: str, *, session: Session, deleted_by: str) -> S
 
 
 @writes
-def hold_lease(holder: str, *, session: Session, now: dt.datetime, ttl: dt.timedelta) -> bool:
+def hold_lease(
+    holder: str, *, session: Session, now: dt.datetime, ttl: dt.timedelta, name: str = SCHEDULER_LEASE
+) -> bool:
     """Take or renew the scheduler lease for ``holder``; True while it holds it.
 
     One conditional UPDATE (mine, or expired) decides; only when no row exists yet is one inserted,
@@ -99,7 +101,7 @@ def hold_lease(holder: str, *, session: Session, now: dt.datetime, ttl: dt.timed
     taken = session.execute(
         update(SchedulerLease)
         .where(
-            col(SchedulerLease.name) == SCHEDULER_LEASE,
+            col(SchedulerLease.name) == name,
             or_(col(SchedulerLease.holder) == holder, col(SchedulerLease.expires_at) < now),
         )
         .values(holder=holder, expires_at=now + ttl)
@@ -110,7 +112,7 @@ def hold_lease(holder: str, *, session: Session, now: dt.datetime, ttl: dt.timed
     session.commit()
     try:
         session.execute(
-            insert(SchedulerLease).values(name=SCHEDULER_LEASE, holder=holder, expires_at=now + ttl)
+            insert(SchedulerLease).values(name=name, holder=holder, expires_at=now + ttl)
         )
         session.commit()
     except IntegrityError:
@@ -120,11 +122,11 @@ def hold_lease(holder: str, *, session: Session, now: dt.datetime, ttl: dt.timed
 
 
 @writes
-def release_lease(holder: str, *, session: Session) -> None:
+def release_lease(holder: str, *, session: Session, name: str = SCHEDULER_LEASE) -> None:
     """Let another process take over at once (a clean shutdown), instead of after the lease runs out."""
     session.exec(
         delete(SchedulerLease).where(
-            col(SchedulerLease.name) == SCHEDULER_LEASE, col(SchedulerLease.holder) == holder
+            col(SchedulerLease.name) == name, col(SchedulerLease.holder) == holder
         )
     )
     session.commit()
