@@ -111,9 +111,7 @@ def hold_lease(
         return True
     session.commit()
     try:
-        session.execute(
-            insert(SchedulerLease).values(name=name, holder=holder, expires_at=now + ttl)
-        )
+        session.execute(insert(SchedulerLease).values(name=name, holder=holder, expires_at=now + ttl))
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -125,9 +123,7 @@ def hold_lease(
 def release_lease(holder: str, *, session: Session, name: str = SCHEDULER_LEASE) -> None:
     """Let another process take over at once (a clean shutdown), instead of after the lease runs out."""
     session.exec(
-        delete(SchedulerLease).where(
-            col(SchedulerLease.name) == name, col(SchedulerLease.holder) == holder
-        )
+        delete(SchedulerLease).where(col(SchedulerLease.name) == name, col(SchedulerLease.holder) == holder)
     )
     session.commit()
 
