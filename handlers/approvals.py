@@ -8,10 +8,12 @@ with who approved and when.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, cast
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.approvers import may_approve, who_may
 from bot.blocks import APPROVE_ACTION, REJECT_ACTION
@@ -22,6 +24,8 @@ from storage.approvals import VoteOutcome
 from storage.db import urgent_writes
 from storage.errors import NotFoundError
 from storage.models import VoteDecision
+
+log = logging.getLogger(__name__)
 
 REASONS = {
     VoteOutcome.DUPLICATE: "You already voted on this request; a second click changes nothing.",
@@ -49,7 +53,18 @@ def vote(
         policy = deps.clusters.get(run.cluster).policy(cast(Action, approval.action))
     except KeyError:
         return f"Cluster {run.cluster} is no longer configured; nothing will run."
-    if not may_approve(client, policy, user_id):
+    try:
+        allowed = may_approve(client, policy, user_id)
+    except SlackApiError as exc:
+        # Slack did not answer who is in the group (outage, rate limit, a scope missing): the click is
+        # not counted, and the person is told why instead of Slack's generic "something went wrong".
+        why = exc.response.get("error")
+        log.warning("could not read the approvers of %s from Slack: %s", run.cluster, why)
+        return (
+            f"Slack could not tell whether you are among {who_may(policy)} "
+            f"({why or 'no answer'}); your click was not counted. Try again in a moment."
+        )
+    if not allowed:
         return f"Only {who_may(policy)} may approve or reject this; you are not among them."
     with urgent_writes(), deps.sessions() as session:
         result = approvals.record_vote(approval_id, user_id, decision, session=session)
