@@ -4,11 +4,12 @@ with revision 1 of every control-plane static pod. Nothing is started here; the 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import yaml
 
 from lab.controllers.kubelets import write_kubelet_cert
-from lab.credentials import Credentials
+from lab.credentials import BOT_USER, Credentials
 from lab.hostsetup import kubeconfig_text, provision_host, sync_etcd_certs
 from lab.manifests import Runtime
 from lab.paths import LabPaths
@@ -18,13 +19,19 @@ from lab.state import HostRecord, LabState
 from lab.topology import API_ADDRESS, API_PORT, CLUSTER_NAME, initial_hosts
 
 
+def bot_kubeconfig(paths: LabPaths) -> Path:
+    """The bot's kubeconfig: the API as the etcdops ServiceAccount (``BOT_USER``), not as admin."""
+    return paths.root / "kubeconfig-etcdops"
+
+
 def cluster_profile(paths: LabPaths) -> dict[str, object]:
-    """The clusters file entry for the lab, which the bot loads unchanged (``ETCDOPS_CLUSTERS``)."""
+    """The clusters file entry for the lab, which the bot loads unchanged (``ETCDOPS_CLUSTERS``). It
+    points the bot at its own kubeconfig, so the audit log shows its calls under its own name."""
     return {
         "clusters": [
             {
                 "name": CLUSTER_NAME,
-                "kubeconfig": str(paths.kubeconfig),
+                "kubeconfig": str(bot_kubeconfig(paths)),
                 "context": CLUSTER_NAME,
                 "ssh": {
                     "user": "core",
@@ -69,6 +76,12 @@ def create_lab(paths: LabPaths, runtime: Runtime, *, etcd_flavor: str, db_mb: in
         )
     )
     paths.kubeconfig.chmod(0o600)
+    bot_kubeconfig(paths).write_text(
+        kubeconfig_text(
+            f"https://{API_ADDRESS}:{API_PORT}", creds.api_ca.cert_pem, creds.token(BOT_USER), CLUSTER_NAME
+        )
+    )
+    bot_kubeconfig(paths).chmod(0o600)
     paths.cluster_profile.write_text(yaml.safe_dump(cluster_profile(paths), sort_keys=False))
 
     hosts = initial_hosts()

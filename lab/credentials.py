@@ -16,6 +16,11 @@ from lab.topology import API_ADDRESS, BASE_DOMAIN, CLUSTER_NAME, HostSpec
 ETCD_CERT_KINDS = ("etcd-peer", "etcd-serving", "etcd-serving-metrics")
 ADMIN_USER = "system:admin"
 BOOTSTRAPPER_USER = "system:serviceaccount:openshift-machine-config-operator:node-bootstrapper"
+# The bot's own persona: the etcdops ServiceAccount of deploy/base, so the audit log tells the bot's calls
+# apart from the tests' kubectl and the lab's controllers (both admin), and the lab suite can check them
+# against deploy/base/rbac.yaml. The lab authorizes every authenticated user, as it does admin.
+BOT_NAMESPACE = "etcdops"
+BOT_USER = f"system:serviceaccount:{BOT_NAMESPACE}:etcdops"
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,8 @@ class Credentials:
             f"{secrets.token_urlsafe(32)},{BOOTSTRAPPER_USER},uid-node-bootstrapper,"
             '"system:serviceaccounts,system:serviceaccounts:openshift-machine-config-operator,'
             'system:authenticated"',
+            f"{secrets.token_urlsafe(32)},{BOT_USER},uid-etcdops,"
+            f'"system:serviceaccounts,system:serviceaccounts:{BOT_NAMESPACE},system:authenticated"',
         ]
         creds.tokens_csv.write_text("\n".join(lines) + "\n")
         creds.tokens_csv.chmod(0o600)

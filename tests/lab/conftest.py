@@ -1,7 +1,13 @@
-"""A fresh lab for each test that needs one, started and stopped with the ``etcdops lab`` CLI."""
+"""A fresh lab for each test that needs one, started and stopped with the ``etcdops lab`` CLI.
+
+Each lab's API server writes an audit log; at teardown the calls the bot made (as its own persona, the
+etcdops ServiceAccount, through the lab's cluster profile) are appended to one file for the session,
+which the folder's last test (test_zz_rbac_covers_the_calls.py) checks against deploy/base/rbac.yaml.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,21 +16,97 @@ import pytest
 
 from bot.process import EtcdopsProcess
 from bot.settings import Settings
+from lab.credentials import BOT_USER
 from lab.slack import LocalSlackThread, SlackConfig, SlackDriver
 from tests.lab.botkit import lab_settings
 from tests.lab.helpers import REPO, Lab, etcdops, lab_leftovers
 
 pytestmark = pytest.mark.lab
 
+HERE = Path(__file__).resolve().parent
+RBAC_TEST = "test_zz_rbac_covers_the_calls.py"
+_deselected_here: list[str] = []
+
 
 def _lab_root(name: str) -> Path:
     return Path(os.environ.get("ETCDOPS_TEST_LAB_DIR", REPO / ".lab-tests")) / name
 
 
-@pytest.fixture(autouse=True)
-def _root_only() -> None:
-    if os.geteuid() != 0:
-        pytest.fail("the lab tests need root (namespaces, sshd on port 22); run them as root")
+def bot_calls_file() -> Path:
+    """The bot's API calls over the whole session: one audit record per line, with the test's name."""
+    return _lab_root("bot-api-calls.jsonl")
+
+
+def _collect_bot_calls(root: Path, test: str) -> None:
+    audit = root / "logs" / "audit.jsonl"
+    if not audit.exists():
+        return
+    lines = []
+    for line in audit.read_text(errors="replace").splitlines():
+        if BOT_USER not in line:
+            continue  # the controllers' and the tests' own calls, most of the log
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a killed API server
+        if record.get("user") == BOT_USER:
+            lines.append(json.dumps({**record, "test": test}, separators=(",", ":")))
+    if lines:
+        with bot_calls_file().open("a", encoding="utf-8") as out:
+            out.write("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _bot_calls_file() -> None:
+    """A new session starts the file anew: it holds this session's calls only."""
+    path = bot_calls_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")
+
+
+def _whole_folder(config: pytest.Config) -> bool:
+    """Whether the command line asked for every test of this folder: a path that is this folder or
+    one above it (``pytest``, ``pytest tests``, ``pytest tests/lab``), and nothing deselected here."""
+    if _deselected_here:
+        return False
+    for arg in config.args:
+        if "::" in arg:
+            continue  # one test, or one class: not the folder
+        target = (config.invocation_params.dir / arg).resolve()
+        if target == HERE or target in HERE.parents:
+            return True
+    return False
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    _deselected_here.extend(i.nodeid for i in items if i.path.parent == HERE)
+
+
+@pytest.hookimpl(tryfirst=True)  # before the terminal reporter prints what was collected
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The RBAC test needs the calls of the whole folder: it runs last, and only when all of it runs;
+    otherwise it is deselected, with a note (part of the suite proves nothing about "unneeded").
+
+    Here rather than in pytest_collection_modifyitems: by now every plugin has deselected what it
+    would (-k, -m, --deselect, --lf), and the items are final."""
+    rbac = [item for item in session.items if item.path.name == RBAC_TEST]
+    if not rbac:
+        return
+    for item in rbac:
+        session.items.remove(item)
+    if _whole_folder(session.config):
+        session.items.extend(rbac)  # last: after every lab test has left its calls in the file
+        return
+    session.config.hook.pytest_deselected(items=rbac)
+    note = (
+        f"note: {RBAC_TEST} deselected: it checks the RBAC against the calls of the whole tests/lab "
+        "folder, and only part of it was selected"
+    )
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(note, yellow=True)
+    else:
+        print(note)
 
 
 @pytest.fixture
@@ -35,7 +117,10 @@ def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
     try:
         yield Lab(root)
     finally:
-        etcdops("lab", "down", "--dir", str(root))
+        try:
+            etcdops("lab", "down", "--dir", str(root))
+        finally:
+            _collect_bot_calls(root, request.node.nodeid)  # the API servers are down: the log is complete
         left = lab_leftovers(root)
         assert not any(left.values()), f"lab down left things behind: {left}"
 

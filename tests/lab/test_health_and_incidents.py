@@ -89,6 +89,7 @@ def quiet_cycles(driver: SlackDriver, clock: MovableClock, bot: EtcdopsProcess, 
     assert health_changes(driver) == before
 
 
+@pytest.mark.timeout(600)  # a backup, seven watch cycles, two faults healed and a replace with approvals
 def test_health_watch_and_an_incident_timeline(
     lab: Lab, slack: tuple[LocalSlackThread, SlackConfig], tmp_path: Path
 ) -> None:

@@ -9,7 +9,7 @@ import yaml
 
 from bot.clusters import ClustersFileError, load_clusters, parse_duration
 from bot.settings import DEFAULT_DATABASE_URL, Settings
-from lab.bootstrap import cluster_profile
+from lab.bootstrap import bot_kubeconfig, cluster_profile
 from lab.paths import LabPaths
 
 
@@ -19,7 +19,7 @@ def test_the_labs_cluster_profile_loads_unchanged(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(cluster_profile(paths), sort_keys=False))
     clusters = load_clusters(path)
     lab = clusters.get("lab")
-    assert lab.kubeconfig == paths.kubeconfig and lab.ssh.user == "core"
+    assert lab.kubeconfig == bot_kubeconfig(paths) and lab.ssh.user == "core"
     assert lab.ssh.known_hosts == paths.known_hosts
     assert lab.policy("restore").approvers == 2 and lab.policy("restore").expiry_seconds == 1800
     assert lab.backup_store.type == "local"
