@@ -1,5 +1,5 @@
 # The two commands of the README. Each installs what it needs first.
-.PHONY: setup run lab test lint
+.PHONY: setup run lab test lint image
 
 setup:
 	./scripts/setup.sh
@@ -20,3 +20,8 @@ lint: setup
 # Everything CI runs: lint, types, then every test (the lab tests need root).
 test: lint
 	./scripts/run-tests.sh
+
+# The container image (deploy/Containerfile) as localhost/etcdops:latest, built offline from a local
+# debootstrap base and a wheelhouse of the locked dependencies; podman is installed when missing.
+image: setup
+	./scripts/build-image.sh
