@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from runner.ports import Kube, path_exists
+from runner.ports import ApiUnreachable, Kube, path_exists
 from runner.procedures.backup import ClusterClients, gather_backup_facts
 from runner.procedures.diagnose import State, diagnose, gather_diagnosis_facts
 from runner.procedures.status import ETCD_NS, pod_row
@@ -310,17 +310,23 @@ class ReplaceProcedure:
             deadline = time.monotonic() + HEALTHY_WAIT
             last = ""
             while time.monotonic() < deadline:
-                pod = healthy_pod(kube, avoid="")
-                health = kube.exec(
-                    ETCD_NS,
-                    pod,
-                    ["etcdctl", "endpoint", "health", "--cluster", "--command-timeout=3s"],
-                    container="etcdctl",
-                )
-                last = (health.stdout + health.stderr).strip()
-                members = members_of(kube, pod)
-                if health.ok and len(members) >= 3 and not any(m.learner for m in members):
-                    return {"log": last}
+                try:
+                    pod = healthy_pod(kube, avoid="")
+                    health = kube.exec(
+                        ETCD_NS,
+                        pod,
+                        ["etcdctl", "endpoint", "health", "--cluster", "--command-timeout=3s"],
+                        container="etcdctl",
+                    )
+                    last = (health.stdout + health.stderr).strip()
+                    members = members_of(kube, pod)
+                except ApiUnreachable as exc:
+                    # The redeployment restarts the etcd pods one by one: the pod asked a moment ago
+                    # may be gone now. Not yet healthy; ask again.
+                    last = str(exc)
+                else:
+                    if health.ok and len(members) >= 3 and not any(m.learner for m in members):
+                        return {"log": last}
                 time.sleep(self._poll)
             raise StepFailed(f"not all members healthy after {HEALTHY_WAIT:.0f} s:\n{last}")
 
