@@ -320,9 +320,9 @@ class ReplaceProcedure:
                     )
                     last = (health.stdout + health.stderr).strip()
                     members = members_of(kube, pod)
-                except ApiUnreachable as exc:
-                    # The redeployment restarts the etcd pods one by one: the pod asked a moment ago
-                    # may be gone now. Not yet healthy; ask again.
+                except (ApiUnreachable, StepFailed) as exc:
+                    # The redeployment restarts the etcd pods one by one: no pod may be ready this
+                    # moment, or the one chosen is gone a moment later. Not yet healthy; ask again.
                     last = str(exc)
                 else:
                     if health.ok and len(members) >= 3 and not any(m.learner for m in members):

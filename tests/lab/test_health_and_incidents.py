@@ -119,26 +119,6 @@ def test_health_watch_and_an_incident_timeline(
         assert "all 3 members healthy" in report.text, report.text
         quiet_cycles(driver, clock, bot)  # green holds: the watch says nothing
 
-        # A machine stops: red within one report cycle, said once.
-        etcdops("lab", "fault", "stop-machine", STOPPED)
-        wait_for(
-            "the member to be unhealthy",
-            lambda: "2 of 3" in lab.condition("etcd", "EtcdMembersAvailable"),
-            60,
-        )
-        (red,) = settle(driver, clock, bot, 1)
-        assert "*lab* turned RED" in red and STOPPED in red, red
-        quiet_cycles(driver, clock, bot)
-
-        # Healed: green again, said once.
-        etcdops("lab", "heal")
-        lab.wait_three_healthy()
-        lab.wait_members_available(90)  # the operator's condition, which the report also reads
-        wait_for("the etcd pods to run", lambda: all(r[2] == "Running" for r in lab.etcd_pods()), 120)
-        red_then_green = settle(driver, clock, bot, 2)
-        assert len(red_then_green) == 2 and "*lab* recovered" in red_then_green[1], red_then_green
-        quiet_cycles(driver, clock, bot)
-
         # An incident: opened here, followed from #sre; a replace with its approvals joins it.
         title = "etcd member crash-looping on master-1"
         opened = driver.slash("alice", CHANNEL, "/etcd", f"incident open {title}")
@@ -155,7 +135,8 @@ def test_health_watch_and_an_incident_timeline(
             lambda: "2 of 3" in lab.condition("etcd", "EtcdMembersAvailable"),
             60,
         )
-        settle(driver, clock, bot, 3)  # red again, on the incident's timeline too
+        (red,) = settle(driver, clock, bot, 1)  # on the incident's timeline too
+        assert "*lab* turned RED" in red and CRASHING in red, red
         replace = run_id_of(driver.slash("alice", CHANNEL, "/etcd", f"replace {CRASHING}"))
         approved = 0
 
@@ -176,7 +157,7 @@ def test_health_watch_and_an_incident_timeline(
         lab.wait_three_healthy()
         lab.wait_members_available(90)  # the operator's condition, which the report also reads
         wait_for("the etcd pods to run", lambda: all(r[2] == "Running" for r in lab.etcd_pods()), 120)
-        changes = settle(driver, clock, bot, 4)
+        changes = settle(driver, clock, bot, 2)
         assert "*lab* recovered" in changes[-1], changes
 
         closed = driver.slash("alice", CHANNEL, "/etcd", "incident close")
@@ -185,6 +166,26 @@ def test_health_watch_and_an_incident_timeline(
         exported = wait_for("the exported timeline", lambda: next(iter(driver.files()), None), 30, 0.5)
         markdown = exported.content.decode()
         (tmp_path / "exported.md").write_text(markdown)  # kept with the test's files, to read on failure
+
+        # Then a machine stops: red within one report cycle, said once (the third change).
+        etcdops("lab", "fault", "stop-machine", STOPPED)
+        wait_for(
+            "the member to be unhealthy",
+            lambda: "2 of 3" in lab.condition("etcd", "EtcdMembersAvailable"),
+            60,
+        )
+        red = settle(driver, clock, bot, 3)[-1]
+        assert len(health_changes(driver)) == 3 and "*lab* turned RED" in red and STOPPED in red, red
+        quiet_cycles(driver, clock, bot)
+
+        # Healed: green again, said once.
+        etcdops("lab", "heal")
+        lab.wait_three_healthy()
+        lab.wait_members_available(90)  # the operator's condition, which the report also reads
+        wait_for("the etcd pods to run", lambda: all(r[2] == "Running" for r in lab.etcd_pods()), 120)
+        changes = settle(driver, clock, bot, 4)
+        assert len(changes) == 4 and "*lab* recovered" in changes[3], changes
+        quiet_cycles(driver, clock, bot)
 
     assert markdown.startswith("# Incident #"), markdown[:200]
     for expected in (
