@@ -96,6 +96,7 @@ class Wiring:
     engine: Engine
     database: SqlEngine
     schedules: ScheduleService
+    worker: str  # this process's name: runs it claims, leases it holds
 
     def runner(self, workers: int | None = None) -> RunnerService:
         stopping = self.engine.approvals.stopping if self.engine.approvals else None
@@ -110,7 +111,7 @@ class Wiring:
         return LeaseKeeper(
             self.sessions,
             RELAY_LEASE,
-            self.settings.etcdops_worker or default_worker_name(),
+            self.worker,
             dt.timedelta(seconds=self.settings.etcdops_scheduler_lease_seconds),
         )
 
@@ -171,15 +172,15 @@ def wire(
         "csr": CsrProcedure(adapters),
         **(extra_procedures or {}),
     }
+    worker = settings.etcdops_worker or default_worker_name()
     engine = Engine(
         sessions,
         procedures,
-        settings.etcdops_worker or default_worker_name(),
+        worker,
         lease_seconds=settings.etcdops_run_lease_seconds,
         kill_after_step=settings.etcdops_kill_after_step or None,
         approvals=ApprovalGate(sessions, functools.partial(_policy, clusters), stopping=threading.Event()),
     )
-    worker = settings.etcdops_worker or default_worker_name()
     scheduler = ScheduleService(
         database,
         sessions,
@@ -197,7 +198,7 @@ def wire(
             )
         ],
     )
-    return Wiring(settings, clusters, sessions, adapters, procedures, engine, database, scheduler)
+    return Wiring(settings, clusters, sessions, adapters, procedures, engine, database, scheduler, worker)
 
 
 def _default_channel(clusters: ClustersFile, name: str) -> str | None:

@@ -36,7 +36,19 @@ RUN_ID_LENGTH = 5
 
 
 def new_run_id() -> str:
-    return "r-" + "".join(secrets.choice(RUN_ID_ALPHABET) for _ in range(RUN_ID_LENGTH))
+    return new_id("r-")
+
+
+def new_id(prefix: str) -> str:
+    return prefix + "".join(secrets.choice(RUN_ID_ALPHABET) for _ in range(RUN_ID_LENGTH))
+
+
+def unused_id(session: Session, model: type[Any], prefix: str) -> str:
+    """A fresh short id (``r-7k2p9``, ``s-4f2k9``) that no row of ``model`` has yet."""
+    found = new_id(prefix)
+    while session.get(model, found) is not None:
+        found = new_id(prefix)
+    return found
 
 
 @writes
@@ -57,9 +69,7 @@ def create_run(
 
     A scheduled firing names its schedule and slot: the pair is unique, so a second enqueue of the same
     firing (another process, a retry) fails with an IntegrityError instead of making a second run."""
-    run_id = new_run_id()
-    while session.get(Run, run_id) is not None:
-        run_id = new_run_id()
+    run_id = unused_id(session, Run, "r-")
     run = Run(
         id=run_id,
         procedure=procedure,

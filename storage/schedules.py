@@ -11,7 +11,6 @@ no-op. The lease keeps the work single; the constraint keeps the outcome single.
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,14 +21,10 @@ from sqlmodel import Session, col, delete, select
 from storage.db import writes
 from storage.errors import NotFoundError
 from storage.models import HealthState, Run, Schedule, SchedulerLease, utcnow
-from storage.runs import RUN_ID_ALPHABET
+from storage.runs import unused_id
 from storage.timeline import add_event
 
 SCHEDULER_LEASE = "scheduler"
-
-
-def new_schedule_id() -> str:
-    return "s-" + "".join(secrets.choice(RUN_ID_ALPHABET) for _ in range(5))
 
 
 @writes
@@ -37,9 +32,7 @@ def create_schedule(
     *, session: Session, kind: str, cron: str, cluster: str, channel: str | None, created_by: str
 ) -> Schedule:
     """Record a schedule and its ``schedule.created`` event (the caller adds the APScheduler job)."""
-    schedule_id = new_schedule_id()
-    while session.get(Schedule, schedule_id) is not None:
-        schedule_id = new_schedule_id()
+    schedule_id = unused_id(session, Schedule, "s-")
     schedule = Schedule(
         id=schedule_id,
         kind=kind,
