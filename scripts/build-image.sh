@@ -20,6 +20,7 @@ export CONTAINERS_CONF="$CONF"
 
 if ! command -v podman >/dev/null || ! command -v debootstrap >/dev/null; then
   echo "installing podman, buildah and debootstrap (Debian packages) ..."
+  apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     podman buildah debootstrap runc uidmap fuse-overlayfs >/dev/null
 fi

@@ -13,6 +13,9 @@ command -v initdb >/dev/null 2>&1 || [ -d /usr/lib/postgresql ] || need+=(postgr
 # Debian's etcd 3.4 is the lab's second etcd flavour (`etcdops lab up --etcd 3.4`).
 [ -x /usr/bin/etcd ] || need+=(etcd-server)
 [ -x /usr/bin/etcdctl ] || need+=(etcd-client)
+# The container image is built and run by a lab test (scripts/build-image.sh, `make image`).
+command -v podman >/dev/null 2>&1 || need+=(podman buildah runc uidmap fuse-overlayfs)
+command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shlex
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -91,10 +92,16 @@ class SshHosts:
     ) -> CommandResult:
         command = shlex.join(["sudo", "-E", *argv] if sudo else list(argv))
         client = self._connect(host)
+        deadline = time.monotonic() + timeout
         try:
             _, stdout, stderr = client.exec_command(command, timeout=timeout)
             out = stdout.read().decode(errors="replace")
             err = stderr.read().decode(errors="replace")
+            # ``recv_exit_status`` would wait forever for an exit status that never comes (a session
+            # whose sshd child is stuck after closing its output); the command's timeout bounds it too.
+            if not stdout.channel.status_event.wait(max(0.0, deadline - time.monotonic())):
+                stdout.channel.close()
+                raise TimeoutError(f"no exit status within {timeout:.0f} s")
             code = stdout.channel.recv_exit_status()
         except (OSError, paramiko.SSHException) as exc:
             self._forget(host)

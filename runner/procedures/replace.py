@@ -24,7 +24,7 @@ from typing import Any
 
 from runner.ports import ApiUnreachable, Kube, path_exists
 from runner.procedures.backup import ClusterClients, gather_backup_facts
-from runner.procedures.diagnose import State, diagnose, gather_diagnosis_facts
+from runner.procedures.diagnose import Diagnosis, DiagnosisFacts, State, diagnose, gather_diagnosis_facts
 from runner.procedures.status import ETCD_NS, pod_row
 from runner.steps import Probe, ProbeResult, StepContext, StepFailed, StepSpec
 
@@ -36,6 +36,7 @@ DATA_DIR = "/var/lib/etcd"
 SECRET_KINDS = ("etcd-peer", "etcd-serving", "etcd-serving-metrics")
 HEALTHY_WAIT = 300.0
 PODS_BEFORE_FORCING = 90.0
+UNDETERMINED_GRACE = 30.0  # how long a member that fits none of the seed's states is looked at again
 
 
 @dataclass(frozen=True)
@@ -197,9 +198,23 @@ class ReplaceProcedure:
         kube, hosts = clients.kube, clients.hosts
         wanted = str(context.params["member"])
 
+        def settled_diagnosis() -> tuple[DiagnosisFacts, Diagnosis]:
+            """The diagnosis, looked at again for a while when it is undetermined.
+
+            A member between two states (its crash-looping pod recreated, a restart the API has not
+            reported yet) fits none of the seed's states for a few seconds; the seed's operator would look
+            again before giving up, and so does this.
+            """
+            deadline = time.monotonic() + UNDETERMINED_GRACE
+            while True:
+                facts = gather_diagnosis_facts(kube)
+                found = diagnose(facts, self._now())
+                if found.state != State.UNDETERMINED or time.monotonic() >= deadline:
+                    return facts, found
+                time.sleep(self._poll)
+
         def confirm(ctx: StepContext) -> dict[str, Any]:
-            facts = gather_diagnosis_facts(kube)
-            found = diagnose(facts, self._now())
+            facts, found = settled_diagnosis()
             ips = {m.node: m.ip for m in gather_backup_facts(kube, ctx.cluster).masters}
             try:
                 pod = healthy_pod(kube, avoid=found.member or "")
@@ -210,7 +225,8 @@ class ReplaceProcedure:
                     wanted, found.state, found.member, members, ips, pod, reason, found.advice, machines
                 )
             except Refused as exc:
-                raise StepFailed(f"not replacing {wanted}: {exc}") from None
+                seen = f"\n{found.summary}" if found.state == State.UNDETERMINED else ""
+                raise StepFailed(f"not replacing {wanted}: {exc}{seen}") from None
             log = "\n".join(plan.commands())
             return {**plan.__dict__, "log": f"Seed {plan.procedure} for {plan.node}:\n{log}"}
 

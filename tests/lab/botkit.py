@@ -3,6 +3,7 @@ serve`` process (so it can be killed), and readers for what the channel shows.""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -11,15 +12,17 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from sqlmodel import Session
 
 from bot.blocks import APPROVE_ACTION
 from bot.demo import local_slack_settings
 from bot.settings import Settings
 from lab.slack import CommandResult, LocalSlackThread, Message, SlackConfig, SlackDriver
 from lab.slack.driver import LabSlackError
-from storage import runs
+from storage import journal, runs, timeline
 from storage.db import make_engine, make_session_factory
 from tests.lab.helpers import REPO, Lab
 
@@ -71,8 +74,8 @@ def serve_env(settings: Settings, **extra: str) -> dict[str, str]:
         DATABASE_URL=settings.database_url,
         ETCDOPS_CLUSTERS=str(settings.etcdops_clusters),
         ETCDOPS_WORKER=settings.etcdops_worker or WORKER,
-        **extra,
     )
+    env.update(extra)
     return env
 
 
@@ -174,14 +177,34 @@ def approve_what_is_pending(driver: SlackDriver, run_id: str) -> int:
     return approved
 
 
-def session_of(settings: Settings):  # type: ignore[no-untyped-def]
-    """A session on the bot's database, for reading what a killed process left behind."""
-    return make_session_factory(make_engine(settings.database_url))()
+@contextlib.contextmanager
+def session_of(settings: Settings) -> Iterator[Session]:
+    """A session on the bot's database, for reading what a killed process left behind; its engine (and
+    connection) is let go afterwards, so polling it leaves no connection open."""
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def run_status(settings: Settings, run_id: str) -> str:
     with session_of(settings) as session:
         return runs.get_run(run_id, session=session).status
+
+
+def run_story(settings: Settings, run_id: str) -> str:
+    """A run's journal and timeline as text: what a failing test prints to say where the run stood."""
+    with session_of(settings) as session:
+        steps = [
+            f"step {s.seq} {s.step_id}: {s.status} (attempt {s.attempt}) {s.error or ''}".rstrip()
+            for s in journal.steps_of(run_id, session=session)
+        ]
+        events = [
+            f"{e.at:%H:%M:%S} {e.kind}: {e.summary}" for e in timeline.events_for_run(run_id, session=session)
+        ]
+    return "\n".join([f"run {run_id}:", *steps, *events[-15:]])
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:

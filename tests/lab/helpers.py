@@ -161,6 +161,22 @@ class Lab:
             timeout,
         )
 
+    def rollout_done(self, resource: str = "etcd") -> bool:
+        """Every node runs the operator's latest revision (no installer is still rolling a node)."""
+        status = self.kubectl_json("get", resource, "cluster").get("status") or {}
+        latest = status.get("latestAvailableRevision")
+        nodes = status.get("nodeStatuses") or []
+        return bool(nodes) and all(n.get("currentRevision") == latest for n in nodes)
+
+    def wait_settled(self, timeout: float = 240) -> str:
+        """The etcd rollout finished on every node and then three pods run with three healthy members.
+
+        After a replacement the operator keeps rolling the new revision node by node, restarting each etcd
+        pod; what a report reads in between (a pod with 2/3 containers ready) is not the end state.
+        """
+        wait_for("the etcd rollout to finish", lambda: self.rollout_done("etcd"), timeout, 2)
+        return self.wait_three_healthy(timeout)
+
     def wait_three_healthy(self, timeout: float = 150) -> str:
         def healthy() -> str | None:
             rows = self.etcd_pods()

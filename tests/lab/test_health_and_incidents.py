@@ -154,9 +154,8 @@ def test_health_watch_and_an_incident_timeline(
         finished = wait_for("the replace to finish", done, timeout=420, interval=2)
         assert "succeeded" in finished.text.split("\n")[0], finished.text
         assert approved >= 2
-        lab.wait_three_healthy()
+        lab.wait_settled()
         lab.wait_members_available(90)  # the operator's condition, which the report also reads
-        wait_for("the etcd pods to run", lambda: all(r[2] == "Running" for r in lab.etcd_pods()), 120)
         changes = settle(driver, clock, bot, 2)
         assert "*lab* recovered" in changes[-1], changes
 
@@ -180,9 +179,8 @@ def test_health_watch_and_an_incident_timeline(
 
         # Healed: green again, said once.
         etcdops("lab", "heal")
-        lab.wait_three_healthy()
+        lab.wait_settled()
         lab.wait_members_available(90)  # the operator's condition, which the report also reads
-        wait_for("the etcd pods to run", lambda: all(r[2] == "Running" for r in lab.etcd_pods()), 120)
         changes = settle(driver, clock, bot, 4)
         assert len(changes) == 4 and "*lab* recovered" in changes[3], changes
         quiet_cycles(driver, clock, bot)

@@ -22,6 +22,7 @@ from tests.lab.botkit import (
     approve_what_is_pending,
     run_id_of,
     run_status,
+    run_story,
     serve_env,
     serve_until_finished,
     session_of,
@@ -52,7 +53,9 @@ def test_restore_survives_kills_in_the_ssh_and_the_redeployment_phases(
         approvals = 0
         deadline = time.monotonic() + 180
         while process.poll() is None:
-            assert time.monotonic() < deadline, f"no kill after {KILLS[0]}:\n{log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, (
+                f"no kill after {KILLS[0]}:\n{run_story(settings, run_id)}\n{log.read_text()[-3000:]}"
+            )
             approvals += approve_what_is_pending(driver, run_id)
             time.sleep(0.3)
         assert process.returncode == -signal.SIGKILL, log.read_text()[-3000:]
