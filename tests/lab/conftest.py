@@ -108,6 +108,7 @@ def built_image(config: pytest.Config, timeout: float = 900) -> str:
     process, log = config.stash[IMAGE_BUILD]
     code = process.wait(timeout)
     assert code == 0, f"scripts/build-image.sh failed ({code}):\n{log.read_text()[-4000:]}"
+    log.unlink(missing_ok=True)  # kept only when the build failed
     return IMAGE
 
 
