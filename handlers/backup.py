@@ -17,6 +17,7 @@ def handle(command: Backup, request: Request, deps: BotDeps) -> Reply:
             cluster=cluster.name,
             requested_by=request.user_id,
             channel=request.channel_id,
+            trigger_id=request.trigger_id,
             params=params,
         )
     if isinstance(run, Refused):

@@ -28,6 +28,7 @@ class Request:
     user_id: str
     channel_id: str
     channel_name: str = ""
+    trigger_id: str | None = None  # Slack's ID of this one command: a second delivery of it starts nothing
 
     @classmethod
     def from_command(cls, command: dict[str, Any]) -> Request:
@@ -35,6 +36,7 @@ class Request:
             user_id=str(command.get("user_id", "")),
             channel_id=str(command.get("channel_id", "")),
             channel_name=str(command.get("channel_name", "")),
+            trigger_id=str(command["trigger_id"]) if command.get("trigger_id") else None,
         )
 
     def cluster(self, named: str | None, deps: BotDeps) -> Cluster:

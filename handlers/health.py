@@ -20,6 +20,7 @@ def handle(command: Health, request: Request, deps: BotDeps) -> Reply:
             cluster=covered,
             requested_by=request.user_id,
             channel=request.channel_id,
+            trigger_id=request.trigger_id,
             params={"clusters": covered},
         )
     if isinstance(run, Refused):

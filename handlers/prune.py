@@ -21,6 +21,7 @@ def handle(command: Prune, request: Request, deps: BotDeps) -> Reply:
             cluster=cluster.name,
             requested_by=request.user_id,
             channel=request.channel_id,
+            trigger_id=request.trigger_id,
         )
     if isinstance(run, Refused):
         return Reply(f":warning: {run.reason}")

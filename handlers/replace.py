@@ -36,6 +36,7 @@ def handle(command: Replace, request: Request, deps: BotDeps) -> Reply:
             cluster=cluster.name,
             requested_by=request.user_id,
             channel=request.channel_id,
+            trigger_id=request.trigger_id,
             params={"member": command.member, "dry_run": command.dry_run},
             destructive=not command.dry_run,
         )

@@ -16,6 +16,7 @@ def request_report(procedure: str, doing: str, named: str | None, request: Reque
             cluster=cluster.name,
             requested_by=request.user_id,
             channel=request.channel_id,
+            trigger_id=request.trigger_id,
         )
     if isinstance(run, Refused):
         return Reply(f":warning: {run.reason}")

@@ -26,6 +26,7 @@ def handle(command: Restore, request: Request, deps: BotDeps) -> Reply:
             cluster=cluster.name,
             requested_by=request.user_id,
             channel=request.channel_id,
+            trigger_id=request.trigger_id,
             params={
                 "backup": command.backup,
                 "recovery_host": command.recovery_host,

@@ -30,6 +30,7 @@ def handle(command: Verify, request: Request, deps: BotDeps) -> Reply:
             cluster=cluster.name,
             requested_by=request.user_id,
             channel=request.channel_id,
+            trigger_id=request.trigger_id,
             params={"backup": command.backup},
         )
     if isinstance(run, Refused):

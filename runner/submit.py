@@ -12,13 +12,15 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from storage import incidents, locks, runs
-from storage.models import Run
+from storage.models import Run, RunStatus
 
 SINGLE_INSTANCE = frozenset({"backup"})
 SCHEDULED_BY = "schedule:"  # requested_by of a run a schedule enqueued: "schedule:s-4f2k9"
+REFUSED_BY = "etcdops"  # cancelled_by of a run refused as it was recorded (its cluster was busy)
 
 
 def requester(requested_by: str) -> str:
@@ -44,8 +46,18 @@ def submit_run(
     destructive: bool = False,
     schedule_id: str | None = None,
     scheduled_for: dt.datetime | None = None,
+    trigger_id: str | None = None,
 ) -> Run | Refused:
-    """Create the run (pending, for the runner to claim), or say why it cannot be started now."""
+    """Create the run (pending, for the runner to claim), or say why it cannot be started now.
+
+    A Slack command delivered a second time (Slack retries an envelope on another connection when the
+    first replica did not acknowledge it in time, or died first) gets the run its first delivery
+    recorded, whichever replica recorded it: the trigger is unique among runs.
+    """
+    if trigger_id is not None:
+        recorded = runs.run_for_trigger(trigger_id, session=session)
+        if recorded is not None:
+            return _as_first_answered(recorded)
     if procedure in SINGLE_INSTANCE:
         busy = runs.active_runs(session=session, cluster=cluster, procedure=procedure)
         if busy:
@@ -57,26 +69,43 @@ def submit_run(
             )
     # A run started from a channel that follows an open incident joins its timeline.
     incident = incidents.active_incident_for_channel(channel, session=session) if channel else None
-    run = runs.create_run(
-        session=session,
-        procedure=procedure,
-        cluster=cluster,
-        requested_by=requested_by,
-        channel=channel,
-        params=params,
-        destructive=destructive,
-        incident_id=incident.id if incident else None,
-        schedule_id=schedule_id,
-        scheduled_for=scheduled_for,
-    )
+    try:
+        run = runs.create_run(
+            session=session,
+            procedure=procedure,
+            cluster=cluster,
+            requested_by=requested_by,
+            channel=channel,
+            params=params,
+            destructive=destructive,
+            incident_id=incident.id if incident else None,
+            schedule_id=schedule_id,
+            scheduled_for=scheduled_for,
+            trigger_id=trigger_id,
+        )
+    except IntegrityError:
+        if trigger_id is None:
+            raise
+        session.rollback()  # the other replica recorded this very command a moment ago
+        recorded = runs.run_for_trigger(trigger_id, session=session)
+        if recorded is None:
+            raise
+        return _as_first_answered(recorded)
     if destructive and not locks.acquire_cluster_lock(cluster, run.id, session=session):
         holder = locks.cluster_lock_holder(cluster, session=session)
         held_by = holder.run_id if holder else "another run"
         runs.cancel_run(
-            run.id, session=session, cancelled_by="etcdops", reason=f"{cluster} is busy with {held_by}"
+            run.id, session=session, cancelled_by=REFUSED_BY, reason=f"{cluster} is busy with {held_by}"
         )
         return Refused(
             f"{cluster} already has a destructive run in progress (`{held_by}`): only one at a time. "
             f"Wait for it, or stop it with `/etcd cancel {held_by}`"
         )
+    return run
+
+
+def _as_first_answered(run: Run) -> Run | Refused:
+    """What the first delivery of a command answered: its run, or the refusal it was recorded with."""
+    if run.status == RunStatus.CANCELLED and run.cancelled_by == REFUSED_BY and run.error:
+        return Refused(f"{run.error}: nothing was started")
     return run

@@ -146,6 +146,8 @@ class Run(SQLModel, table=True):
         Index("ix_run_status_created_at", "status", "created_at"),
         # A scheduled firing enqueues at most one run, whichever process fires it and however often.
         UniqueConstraint("schedule_id", "scheduled_for", name="uq_run_schedule_firing"),
+        # A slash command delivered twice (to two replicas) records one run.
+        Index("uq_run_trigger_id", "trigger_id", unique=True),
     )
 
     id: str = Field(primary_key=True, max_length=16)
@@ -169,6 +171,7 @@ class Run(SQLModel, table=True):
     incident_id: int | None = Field(default=None, foreign_key="incident.id", ondelete="SET NULL")
     schedule_id: str | None = Field(default=None, max_length=16)
     scheduled_for: dt.datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    trigger_id: str | None = Field(default=None, max_length=100)  # the Slack command's, when one asked
 
 
 class StepRun(SQLModel, table=True):

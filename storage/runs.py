@@ -52,6 +52,11 @@ def unused_id(session: Session, model: type[Any], prefix: str) -> str:
 
 
 @writes
+def run_for_trigger(trigger_id: str, *, session: Session) -> Run | None:
+    """The run a Slack command (its ``trigger_id``) already recorded, if any."""
+    return session.exec(select(Run).where(Run.trigger_id == trigger_id)).first()
+
+
 def create_run(
     *,
     session: Session,
@@ -64,11 +69,13 @@ def create_run(
     incident_id: int | None = None,
     schedule_id: str | None = None,
     scheduled_for: dt.datetime | None = None,
+    trigger_id: str | None = None,
 ) -> Run:
     """Record a requested run (status ``pending``) and its ``run.requested`` event.
 
     A scheduled firing names its schedule and slot: the pair is unique, so a second enqueue of the same
-    firing (another process, a retry) fails with an IntegrityError instead of making a second run."""
+    firing (another process, a retry) fails with an IntegrityError instead of making a second run; so
+    does a second recording of one Slack command (``trigger_id``)."""
     run_id = unused_id(session, Run, "r-")
     run = Run(
         id=run_id,
@@ -81,6 +88,7 @@ def create_run(
         incident_id=incident_id,
         schedule_id=schedule_id,
         scheduled_for=scheduled_for,
+        trigger_id=trigger_id,
         status=RunStatus.PENDING,
         created_at=utcnow(),
     )

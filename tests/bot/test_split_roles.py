@@ -98,3 +98,27 @@ def test_two_serving_replicas_post_each_run_once(tmp_path: Path) -> None:
             events = _timeline_size(first)
             said = [m for m in driver.transcript(CHANNEL) if m.user == "U0BOT"]
             assert events > 0 and len(said) == 2 * len(ids), [m.text[:80] for m in said]
+
+
+def test_a_command_slack_delivers_twice_starts_one_run(tmp_path: Path) -> None:
+    """Slack sends an envelope again, to another connection, when the first was not acknowledged in
+    time (a slow or dying replica). Here the local Slack waits only 1 ms for an ack, so every command
+    reaches both replicas; each records it, and the database keeps one run per command."""
+    config = SlackConfig(ack_timeout=0.001, max_retries=3)
+    with LocalSlackThread(config) as slack:
+        first = _settings(slack, config, tmp_path, "serve-a", 0)
+        second = first.model_copy(update={"etcdops_worker": "serve-b"})
+        driver = SlackDriver(slack.url)
+        with EtcdopsProcess(first), EtcdopsProcess(second):
+            driver.wait_for(CHANNEL, lambda ms: len(driver.connections()) == 2, timeout=30)
+            results = [driver.slash("alice", CHANNEL, "/etcd", "health lab", settle=1.0) for _ in range(3)]
+        retried = [r for r in results if r.attempts > 1]
+        assert retried, [r.attempts for r in results]  # the test means something only with retries
+        engine = make_engine(first.database_url)
+        try:
+            with make_session_factory(engine)() as session:
+                recorded = runs.list_runs(session=session, cluster="lab")
+        finally:
+            engine.dispose()
+        triggers = [r.trigger_id for r in recorded]
+        assert len(recorded) == len(results) and len(set(triggers)) == len(results) and None not in triggers

@@ -4,6 +4,8 @@ overwrite, the relay's cursor, and the rules checked before a run exists (on SQL
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from runner.submit import Refused, submit_run
@@ -96,3 +98,61 @@ def test_one_destructive_run_per_cluster(session: Session) -> None:
         session=session, procedure="restore", cluster="prod", requested_by="U2", destructive=True
     )
     assert isinstance(third, Run)
+
+
+def test_a_command_delivered_twice_records_one_run(session: Session) -> None:
+    """Slack delivers an unacknowledged command again, possibly to another replica: the second
+    delivery gets the first one's run (or its refusal), and nothing is started twice."""
+    first = submit_run(
+        session=session, procedure="backup", cluster="prod", requested_by="U1", trigger_id="T-1"
+    )
+    again = submit_run(
+        session=session, procedure="backup", cluster="prod", requested_by="U1", trigger_id="T-1"
+    )
+    assert isinstance(first, Run) and isinstance(again, Run) and again.id == first.id
+    other = submit_run(
+        session=session, procedure="backup", cluster="prod", requested_by="U1", trigger_id="T-2"
+    )
+    assert isinstance(other, Refused), "a different command is a new request: one backup at a time"
+    assert len(runs.list_runs(session=session, cluster="prod")) == 1
+
+    holder = submit_run(
+        session=session, procedure="replace", cluster="dev", requested_by="U1", destructive=True
+    )
+    assert isinstance(holder, Run)
+    refused = submit_run(
+        session=session,
+        procedure="restore",
+        cluster="dev",
+        requested_by="U2",
+        destructive=True,
+        trigger_id="T-3",
+    )
+    retried = submit_run(
+        session=session,
+        procedure="restore",
+        cluster="dev",
+        requested_by="U2",
+        destructive=True,
+        trigger_id="T-3",
+    )
+    assert isinstance(refused, Refused) and isinstance(retried, Refused) and holder.id in retried.reason
+    assert len(runs.list_runs(session=session, cluster="dev")) == 2, "the refused command's one cancelled run"
+
+
+def test_the_database_keeps_one_run_per_command(session: Session) -> None:
+    """Two replicas that both looked and found no run for the trigger both insert: the database keeps
+    one (the loser's insert fails, and submit_run answers with the winner's run)."""
+
+    def status_run(trigger_id: str | None) -> Run:
+        return runs.create_run(
+            session=session, procedure="status", cluster="prod", requested_by="U1", trigger_id=trigger_id
+        )
+
+    status_run("T-9")
+    with pytest.raises(IntegrityError):
+        status_run("T-9")
+    session.rollback()
+    status_run(None)
+    status_run(None)  # runs no command asked for (schedules, prunes) have no trigger, and many may
+    assert len(runs.list_runs(session=session, cluster="prod")) == 3
