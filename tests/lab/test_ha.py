@@ -24,11 +24,9 @@ import signal
 import socket
 import subprocess
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlmodel import col, select
 
@@ -48,7 +46,11 @@ from tests.lab.botkit import (
     stop_process,
 )
 from tests.lab.helpers import Lab, wait_for
-from tests.storage.conftest import PostgresServer, postgres_server  # noqa: F401 - the fixture, for this test
+from tests.storage.conftest import (  # noqa: F401 - postgres_server: the fixture, for this test
+    PostgresServer,
+    fresh_database,
+    postgres_server,
+)
 
 MASTERS = ("127.0.0.11", "127.0.0.12", "127.0.0.13")
 REPLICAS = ("replica-a", "replica-b")
@@ -64,14 +66,8 @@ def _free_port() -> int:
 
 @pytest.fixture
 def database(postgres_server: PostgresServer) -> Iterator[str]:  # noqa: F811 - the imported fixture
-    name = "ha_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(postgres_server.admin_conninfo(), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield postgres_server.url(name)
-    finally:
-        with psycopg.connect(postgres_server.admin_conninfo(), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(postgres_server, prefix="ha_") as url:
+        yield url
 
 
 def _ready(port: int) -> bool:

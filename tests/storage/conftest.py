@@ -8,6 +8,7 @@ the suite never ran.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -121,7 +122,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'etcdops.db'}"
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
-    name = "t_" + uuid.uuid4().hex[:16]
+    with fresh_database(server) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def fresh_database(server: PostgresServer, prefix: str = "t_") -> Iterator[str]:
+    """A new, empty database on the throwaway server (its URL), dropped afterwards with its sessions."""
+    name = prefix + uuid.uuid4().hex[:16]
     with psycopg.connect(server.admin_conninfo(), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:

@@ -120,21 +120,16 @@ def test_a_command_delivered_twice_records_one_run(session: Session) -> None:
         session=session, procedure="replace", cluster="dev", requested_by="U1", destructive=True
     )
     assert isinstance(holder, Run)
-    refused = submit_run(
-        session=session,
-        procedure="restore",
-        cluster="dev",
-        requested_by="U2",
-        destructive=True,
-        trigger_id="T-3",
-    )
-    retried = submit_run(
-        session=session,
-        procedure="restore",
-        cluster="dev",
-        requested_by="U2",
-        destructive=True,
-        trigger_id="T-3",
+    refused, retried = (
+        submit_run(
+            session=session,
+            procedure="restore",
+            cluster="dev",
+            requested_by="U2",
+            destructive=True,
+            trigger_id="T-3",
+        )
+        for _ in range(2)
     )
     assert isinstance(refused, Refused) and isinstance(retried, Refused) and holder.id in retried.reason
     assert len(runs.list_runs(session=session, cluster="dev")) == 2, "the refused command's one cancelled run"
