@@ -11,11 +11,12 @@ cd "$(dirname "$0")/.."
 TAG="${1:-localhost/etcdops:latest}"
 BASE=localhost/etcdops-base:bookworm
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-# podman asks for rlimits above this sandbox's hard limits unless told what to use.
+# podman asks for rlimits above this sandbox's hard limits unless told what to use, and crun (if apt
+# chose it) fails on these machines' hybrid cgroups: runc works.
 CONF="$(mktemp -t etcdops-containers-XXXXXX.conf)"
 CONTEXT="$(mktemp -d -t etcdops-image-XXXXXX)"
 trap 'rm -rf "$CONF" "$CONTEXT"' EXIT
-printf '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n' >"$CONF"
+printf '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n[engine]\nruntime = "runc"\n' >"$CONF"
 export CONTAINERS_CONF="$CONF"
 
 if ! command -v podman >/dev/null || ! command -v debootstrap >/dev/null; then

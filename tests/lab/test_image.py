@@ -22,7 +22,8 @@ from tests.lab.conftest import built_image
 from tests.lab.helpers import Lab
 
 UID = 10001
-RUN_FLAGS = ("--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768")
+# What podman needs on these machines: rlimits within the sandbox's, and runc (crun fails here).
+RUN_FLAGS = ("--runtime", "runc", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768")
 
 
 def container_config(lab: Lab, folder: Path) -> Path:
