@@ -234,6 +234,7 @@ class Kubelet:
         probe = c.spec.readiness
         assert probe is not None
         url = f"http://{probe.host}:{probe.port}{probe.path}"
+        failures = 0
         while not runtime.stopping:
             ok = False
             if c.running and self._http is not None:
@@ -242,7 +243,11 @@ class Kubelet:
                         ok = resp.status == 200
                 except (aiohttp.ClientError, TimeoutError):
                     ok = False
-            c.ready = ok
+            failures = 0 if ok else failures + 1
+            if ok:
+                c.ready = True
+            elif not c.running or failures >= probe.failure_threshold:
+                c.ready = False  # like kubelet: unready after failureThreshold failures in a row
             await asyncio.sleep(PROBE_INTERVAL)
 
     async def _stop_pod(self, runtime: PodRuntime) -> None:

@@ -15,6 +15,9 @@ class HttpProbe:
     host: str
     port: int
     path: str
+    # Kubernetes' default: a ready container turns unready only after this many failures in a row, so
+    # one slow answer of a busy etcd does not flap the pod's readiness.
+    failure_threshold: int = 3
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,12 @@ def _probe(spec: dict[str, Any] | None, default_host: str) -> HttpProbe | None:
     if not spec or "httpGet" not in spec:
         return None
     get = spec["httpGet"]
-    return HttpProbe(host=str(get.get("host", default_host)), port=int(get["port"]), path=str(get["path"]))
+    return HttpProbe(
+        host=str(get.get("host", default_host)),
+        port=int(get["port"]),
+        path=str(get["path"]),
+        failure_threshold=max(1, int(spec.get("failureThreshold", 3))),
+    )
 
 
 def parse_manifest(path: Path, default_host: str) -> StaticPod:

@@ -175,7 +175,11 @@ class Lab:
         pod; what a report reads in between (a pod with 2/3 containers ready) is not the end state.
         """
         wait_for("the etcd rollout to finish", lambda: self.rollout_done("etcd"), timeout, 2)
-        return self.wait_three_healthy(timeout)
+        healthy = self.wait_three_healthy(timeout)
+        for _ in range(3):  # and it holds: no pod restarting or turning unready right after
+            time.sleep(1)
+            healthy = self.wait_three_healthy(timeout)
+        return healthy
 
     def wait_three_healthy(self, timeout: float = 150) -> str:
         def healthy() -> str | None:
