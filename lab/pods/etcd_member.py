@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 DATA_DIR = Path("/var/lib/etcd")
@@ -62,6 +63,64 @@ def member_list(etcdctl: str, endpoints: str) -> list[dict[str, object]] | None:
     return list(members)
 
 
+@dataclass(frozen=True)
+class Start:
+    """Become etcd with these extra flags (none: from the data dir)."""
+
+    flags: tuple[str, ...]
+    why: str
+
+
+@dataclass(frozen=True)
+class Wait:
+    why: str
+
+
+@dataclass(frozen=True)
+class Refuse:
+    why: str
+
+
+def decide(
+    *,
+    has_data: bool,
+    bootstrap_cluster: str,
+    members: list[dict[str, object]] | None,
+    name: str,
+    peer_url: str,
+) -> Start | Wait | Refuse:
+    """How this member starts, from what it sees: its data dir, and the cluster's member list (None
+    when no member answers). Pure.
+
+    - data: start from it;
+    - a brand-new lab (the first revision names the initial cluster) where no cluster answers yet:
+      bootstrap it. Once a cluster answers, a second one must never be made — the first revision's pod
+      restarting after a replacement moved its data aside, the moment before the kubelet stops it;
+    - listed, and it ran before (it has a name): its data is lost, and only removing the member and
+      adding it again brings it back (``discover-etcd-initial-cluster`` refuses the same way). Starting
+      empty would panic, or leave half-made data for the next revision to start from;
+    - listed and never started (added by ``member add``): join with ``--initial-cluster-state existing``;
+    - otherwise wait for the operator to add it.
+    """
+    if has_data:
+        return Start((), f"starting member {name} from its data in {DATA_DIR}")
+    if bootstrap_cluster and members is None:
+        return Start(
+            (f"--initial-cluster={bootstrap_cluster}", "--initial-cluster-state=new"),
+            f"bootstrapping a new cluster: {bootstrap_cluster}",
+        )
+    me = find_self(members or [], peer_url)
+    if members is None or me is None:
+        return Wait(f"waiting for {peer_url} to be added to the etcd cluster")
+    if me.get("name"):
+        return Refuse(f"member {name} has run before but {DATA_DIR} is empty: remove it and add it again")
+    cluster = existing_cluster(members, name, peer_url)
+    return Start(
+        (f"--initial-cluster={cluster}", "--initial-cluster-state=existing"),
+        f"member {peer_url} was added; joining with --initial-cluster={cluster}",
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="etcd_member")
     parser.add_argument("--etcd", required=True)
@@ -76,24 +135,21 @@ def main(argv: list[str] | None = None) -> None:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     base = [args.etcd, f"--name={args.name}", f"--data-dir={DATA_DIR}", *etcd_args]
 
-    if (DATA_DIR / "member").exists():
-        _say(f"starting member {args.name} from its data in {DATA_DIR}")
-        os.execv(args.etcd, base)
-    if args.bootstrap_cluster:
-        _say(f"bootstrapping a new cluster: {args.bootstrap_cluster}")
-        os.execv(
-            args.etcd,
-            [*base, f"--initial-cluster={args.bootstrap_cluster}", "--initial-cluster-state=new"],
-        )
     while True:
-        members = member_list(args.etcdctl, args.endpoints)
-        me = find_self(members or [], args.peer_url)
-        if members is not None and me is not None:
-            cluster = existing_cluster(members, args.name, args.peer_url)
-            _say(f"member {args.peer_url} was added; joining with --initial-cluster={cluster}")
-            os.execv(args.etcd, [*base, f"--initial-cluster={cluster}", "--initial-cluster-state=existing"])
-        _say(f"waiting for {args.peer_url} to be added to the etcd cluster")
-        sys.stdout.flush()
+        has_data = (DATA_DIR / "member").exists()
+        members = None if has_data else member_list(args.etcdctl, args.endpoints)
+        step = decide(
+            has_data=has_data,
+            bootstrap_cluster=args.bootstrap_cluster,
+            members=members,
+            name=args.name,
+            peer_url=args.peer_url,
+        )
+        _say(step.why)
+        if isinstance(step, Start):
+            os.execv(args.etcd, [*base, *step.flags])
+        if isinstance(step, Refuse):
+            sys.exit(1)
         time.sleep(WAIT_INTERVAL)
 
 

@@ -15,7 +15,7 @@ from lab.hostagent.namespace import host_passwd
 from lab.installer import current_revision, write_manifest
 from lab.manifests import Runtime, etcd_pod
 from lab.paths import HostPaths
-from lab.pods.etcd_member import existing_cluster, find_self
+from lab.pods.etcd_member import Refuse, Start, Wait, decide, existing_cluster, find_self
 from lab.tools.crictl import humanize, render_ps, select
 from lab.topology import HostSpec, host_from_node, initial_hosts, next_host
 
@@ -167,3 +167,28 @@ def test_core_is_added_to_the_hosts_users_once() -> None:
         "core:x:0:0:CoreOS Admin:/home/core:/bin/bash"
     ]
     assert "core:x:0:0:CoreOS Admin:/home/core:/bin/bash" in passwd
+
+
+def test_an_etcd_member_starts_from_data_bootstraps_only_a_new_lab_and_never_restarts_empty() -> None:
+    me, peer = "ip-127-0-0-12.ec2.internal", "https://127.0.0.12:2380"
+    initial = f"a=https://127.0.0.11:2380,{me}={peer}"
+    others: list[dict[str, object]] = [{"name": "a", "peerURLs": ["https://127.0.0.11:2380"]}]
+    unstarted: list[dict[str, object]] = [*others, {"name": "", "peerURLs": [peer]}]
+    started: list[dict[str, object]] = [*others, {"name": me, "peerURLs": [peer]}]
+
+    def step(has_data: bool, bootstrap: str, members: list[dict[str, object]] | None) -> object:
+        return decide(has_data=has_data, bootstrap_cluster=bootstrap, members=members, name=me, peer_url=peer)
+
+    from_data = step(True, initial, started)
+    assert isinstance(from_data, Start) and from_data.flags == (), "data: start from it, whatever else"
+    new = step(False, initial, None)
+    assert isinstance(new, Start) and "--initial-cluster-state=new" in new.flags
+    # once a cluster answers, the first revision's pod never makes a second one
+    assert isinstance(step(False, initial, others), Wait)
+    assert isinstance(step(False, initial, started), Refuse)
+    joined = step(False, initial, unstarted)
+    assert isinstance(joined, Start) and "--initial-cluster-state=existing" in joined.flags
+    assert f"--initial-cluster=a=https://127.0.0.11:2380,{me}={peer}" in joined.flags
+    # a later revision: wait to be added, join once added, refuse a member that lost its data
+    assert isinstance(step(False, "", None), Wait) and isinstance(step(False, "", others), Wait)
+    assert isinstance(step(False, "", unstarted), Start) and isinstance(step(False, "", started), Refuse)
