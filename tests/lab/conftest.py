@@ -87,6 +87,11 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 IMAGE_TEST = "test_image.py"
 IMAGE = "localhost/etcdops:lab-test"
 IMAGE_BUILD = pytest.StashKey[tuple[subprocess.Popen[bytes], Path]]()
+IMAGE_BUILD_AT = pytest.StashKey[str]()  # the node ID of the test the build starts beside
+# The build starts when this share of the lab tests is left: late enough that the suite's other tests
+# (run beside the lab's for their first ~6 minutes) are done and do not share the disk with it, early
+# enough that it has finished by the image test (it takes a few minutes, debootstrap included).
+IMAGE_BUILD_WHEN_LEFT = 0.45
 
 
 def start_image_build(config: pytest.Config) -> None:
@@ -105,6 +110,8 @@ def start_image_build(config: pytest.Config) -> None:
 
 def built_image(config: pytest.Config, timeout: float = 900) -> str:
     """The image the session's build made (waiting for it); fails with the build's log if it failed."""
+    if IMAGE_BUILD not in config.stash:  # the test chosen to start it beside did not run
+        start_image_build(config)
     process, log = config.stash[IMAGE_BUILD]
     code = process.wait(timeout)
     assert code == 0, f"scripts/build-image.sh failed ({code}):\n{log.read_text()[-4000:]}"
@@ -122,10 +129,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     would (-k, -m, --deselect, --lf), and the items are final."""
     image = [item for item in session.items if item.path.name == IMAGE_TEST]
     if image:
-        start_image_build(session.config)
         for item in image:  # late, so the build has the other lab tests' time to finish in
             session.items.remove(item)
         session.items.extend(image)
+        others = [item for item in session.items if item.path.name not in (IMAGE_TEST, RBAC_TEST)]
+        start_at = others[int(len(others) * (1 - IMAGE_BUILD_WHEN_LEFT))] if others else image[0]
+        session.config.stash[IMAGE_BUILD_AT] = start_at.nodeid
     rbac = [item for item in session.items if item.path.name == RBAC_TEST]
     if not rbac:
         return
@@ -144,6 +153,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         reporter.write_line(note, yellow=True)
     else:
         print(note)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Start the image build beside the test chosen for it (see IMAGE_BUILD_WHEN_LEFT)."""
+    if item.config.stash.get(IMAGE_BUILD_AT, None) == item.nodeid and IMAGE_BUILD not in item.config.stash:
+        start_image_build(item.config)
 
 
 @pytest.fixture

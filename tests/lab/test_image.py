@@ -2,7 +2,8 @@
 UID, a read-only root filesystem as on OpenShift) answers `/etcd status` through the local Slack.
 
 The image is built by ``scripts/build-image.sh`` (a local debootstrap base and a wheelhouse, offline),
-started by the lab conftest as soon as this test is collected, so the build overlaps the other lab tests.
+started by the lab conftest beside a lab test in the second half of the folder (once the suite's other
+tests are done with the disk), so the build overlaps the remaining lab tests; this test runs late.
 """
 
 from __future__ import annotations
