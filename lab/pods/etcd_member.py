@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DATA_DIR = Path("/var/lib/etcd")
+# Written when this host bootstrapped the lab's cluster (kept outside the data dir, which replacements
+# and restores move aside): a first-revision pod restarting later must join, never bootstrap again.
+BOOTSTRAPPED = Path("/var/lib/etcd-lab-bootstrapped")
 WAIT_INTERVAL = 2.0
 
 
@@ -85,17 +88,19 @@ def decide(
     *,
     has_data: bool,
     bootstrap_cluster: str,
+    bootstrapped: bool,
     members: list[dict[str, object]] | None,
     name: str,
     peer_url: str,
 ) -> Start | Wait | Refuse:
-    """How this member starts, from what it sees: its data dir, and the cluster's member list (None
-    when no member answers). Pure.
+    """How this member starts, from what it sees: its data dir, whether this host bootstrapped the
+    cluster before, and the cluster's member list (None when no member answers). Pure.
 
     - data: start from it;
-    - a brand-new lab (the first revision names the initial cluster) where no cluster answers yet:
-      bootstrap it. Once a cluster answers, a second one must never be made — the first revision's pod
-      restarting after a replacement moved its data aside, the moment before the kubelet stops it;
+    - a brand-new lab (the first revision names the initial cluster) that this host has not
+      bootstrapped yet: bootstrap it. Once it has, a second cluster must never be made — the first
+      revision's pod restarting after a replacement moved its data aside, the moment before the
+      kubelet stops it, joins or refuses like any other;
     - listed, and it ran before (it has a name): its data is lost, and only removing the member and
       adding it again brings it back (``discover-etcd-initial-cluster`` refuses the same way). Starting
       empty would panic, or leave half-made data for the next revision to start from;
@@ -104,7 +109,7 @@ def decide(
     """
     if has_data:
         return Start((), f"starting member {name} from its data in {DATA_DIR}")
-    if bootstrap_cluster and members is None:
+    if bootstrap_cluster and not bootstrapped:
         return Start(
             (f"--initial-cluster={bootstrap_cluster}", "--initial-cluster-state=new"),
             f"bootstrapping a new cluster: {bootstrap_cluster}",
@@ -137,16 +142,20 @@ def main(argv: list[str] | None = None) -> None:
 
     while True:
         has_data = (DATA_DIR / "member").exists()
-        members = None if has_data else member_list(args.etcdctl, args.endpoints)
+        bootstrapped = BOOTSTRAPPED.exists()
+        must_ask = not has_data and (bootstrapped or not args.bootstrap_cluster)
         step = decide(
             has_data=has_data,
             bootstrap_cluster=args.bootstrap_cluster,
-            members=members,
+            bootstrapped=bootstrapped,
+            members=member_list(args.etcdctl, args.endpoints) if must_ask else None,
             name=args.name,
             peer_url=args.peer_url,
         )
         _say(step.why)
         if isinstance(step, Start):
+            if "--initial-cluster-state=new" in step.flags:
+                BOOTSTRAPPED.touch()
             os.execv(args.etcd, [*base, *step.flags])
         if isinstance(step, Refuse):
             sys.exit(1)

@@ -176,14 +176,24 @@ def test_an_etcd_member_starts_from_data_bootstraps_only_a_new_lab_and_never_res
     unstarted: list[dict[str, object]] = [*others, {"name": "", "peerURLs": [peer]}]
     started: list[dict[str, object]] = [*others, {"name": me, "peerURLs": [peer]}]
 
-    def step(has_data: bool, bootstrap: str, members: list[dict[str, object]] | None) -> object:
-        return decide(has_data=has_data, bootstrap_cluster=bootstrap, members=members, name=me, peer_url=peer)
+    def step(
+        has_data: bool, bootstrap: str, members: list[dict[str, object]] | None, bootstrapped: bool = True
+    ) -> object:
+        return decide(
+            has_data=has_data,
+            bootstrap_cluster=bootstrap,
+            bootstrapped=bootstrapped,
+            members=members,
+            name=me,
+            peer_url=peer,
+        )
 
     from_data = step(True, initial, started)
     assert isinstance(from_data, Start) and from_data.flags == (), "data: start from it, whatever else"
-    new = step(False, initial, None)
+    new = step(False, initial, None, bootstrapped=False)
     assert isinstance(new, Start) and "--initial-cluster-state=new" in new.flags
-    # once a cluster answers, the first revision's pod never makes a second one
+    # once this host bootstrapped the cluster, the first revision's pod never makes a second one
+    assert isinstance(step(False, initial, None), Wait)
     assert isinstance(step(False, initial, others), Wait)
     assert isinstance(step(False, initial, started), Refuse)
     joined = step(False, initial, unstarted)
