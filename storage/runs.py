@@ -51,12 +51,12 @@ def unused_id(session: Session, model: type[Any], prefix: str) -> str:
     return found
 
 
-@writes
 def run_for_trigger(trigger_id: str, *, session: Session) -> Run | None:
     """The run a Slack command (its ``trigger_id``) already recorded, if any."""
     return session.exec(select(Run).where(Run.trigger_id == trigger_id)).first()
 
 
+@writes
 def create_run(
     *,
     session: Session,
