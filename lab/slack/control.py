@@ -109,7 +109,11 @@ class ControlApi:
     async def files(self, request: web.Request) -> JSON:
         ref = request.query.get("channel")
         channel = self.ws.channel(ref).id if ref else None
-        records = [f for f in self.ws.files.values() if channel is None or f.channel == channel]
+        # Like Slack, a file shows once its upload is completed (files.completeUploadExternal), not while
+        # its bytes are still on their way.
+        records = [
+            f for f in self.ws.files.values() if f.completed and (channel is None or f.channel == channel)
+        ]
         return {"files": [f.to_json() for f in records]}
 
     async def api_calls(self, request: web.Request) -> JSON:
