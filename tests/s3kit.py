@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 
 import boto3
 
+from tests.ports import free_port
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
@@ -75,12 +77,6 @@ class MotoS3:
         return name
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 def _listening(port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5):
         return True
@@ -100,7 +96,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def _start(log: Path) -> tuple[subprocess.Popen[bytes], int]:
     """Start the server on a free port; another process may take the port first, so try a few."""
     for _ in range(3):
-        port = free_port()
+        port = free_port(HOST)
         with log.open("ab") as out:
             process = subprocess.Popen(
                 [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],

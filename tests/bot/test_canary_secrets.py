@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -42,6 +41,7 @@ from lab.unreachable import CHANNEL, DEAD_API, write_clusters_file
 from storage.db import make_engine, make_session_factory
 from storage.models import Run, TimelineEvent
 from storage.redact import redact
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -109,13 +109,6 @@ def write_inputs(folder: Path, canaries: Canaries) -> Path:
     return clusters
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _get(url: str) -> int:
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
@@ -153,7 +146,7 @@ def _serve(
         "DATABASE_URL": f"sqlite:///{folder / 'etcdops.db'}",
         "ETCDOPS_CLUSTERS": str(folder / "clusters.yaml"),
         "ETCDOPS_WORKER": "canary-worker",
-        "ETCDOPS_OPS_PORT": str(_free_port()),
+        "ETCDOPS_OPS_PORT": str(free_port()),
         "ETCDOPS_OPS_HOST": "127.0.0.1",
     }
     http = ["--http", "--port", str(http_port), "--host", "127.0.0.1"] if http_port else []
@@ -204,7 +197,7 @@ def test_no_canary_reaches_the_logs_slack_or_the_timeline(
     assert canaries.ssh_key in (tmp_path / "id_ed25519").read_text()
 
     driver = SlackDriver(slack.url)
-    http_port = _free_port() if mode == "http" else None
+    http_port = free_port() if mode == "http" else None
     if http_port:
         driver.set_request_url(f"http://127.0.0.1:{http_port}/slack/events")
     proc = _serve(tmp_path, slack, canaries, http_port)

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from lab.etcdclient import EtcdClient
 from lab.kube.store import Store
+from tests.ports import free_port
 
 T = TypeVar("T")
 
@@ -53,12 +53,6 @@ API_IP = "127.0.3.2"
 KUBELET_IP = "127.0.3.5"
 QUORUM_IPS = ("127.0.3.6", "127.0.3.7", "127.0.3.8")
 QUORUM_API_IP = "127.0.3.9"
-
-
-def free_port(ip: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((ip, 0))
-        return int(sock.getsockname()[1])
 
 
 # --- PKI ------------------------------------------------------------------------------------------------

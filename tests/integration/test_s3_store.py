@@ -18,7 +18,8 @@ import pytest
 from bot.clusters import S3Store
 from runner.adapters.s3_store import S3BackupStore, S3Tuning, part_digests
 from runner.stores import UNKNOWN_SHA256, StoreError
-from tests.s3kit import HOST, MotoS3, free_port, moto_server
+from tests.ports import free_port
+from tests.s3kit import HOST, MotoS3, moto_server
 
 MiB = 1024 * 1024
 # Small parts so a 12 MiB file is a three-part upload; few, quick attempts so failures come fast.

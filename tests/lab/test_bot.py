@@ -27,6 +27,7 @@ from tests.lab.botkit import (
     wait_http,
 )
 from tests.lab.helpers import Lab, etcdops, wait_for
+from tests.ports import free_port
 
 MASTERS = ("127.0.0.11", "127.0.0.12", "127.0.0.13")
 
@@ -170,7 +171,7 @@ def test_a_backup_killed_with_sigkill_resumes_without_a_second_snapshot(
         files_before = lab.ssh(host, f"sudo ls -l --time-style=+%s.%N {REMOTE_ROOT}/{run_id}")
         assert "snapshot_" in files_before and "static_kuberesources_" in files_before
 
-        port = _free_port()
+        port = free_port()
         second = start_serve(serve_env(settings), log, "--http", "--port", str(port))
         try:
             url = wait_http(port, second)
@@ -202,11 +203,3 @@ def test_a_backup_killed_with_sigkill_resumes_without_a_second_snapshot(
 
 def _has(lab: Lab, ip: str, run_id: str) -> bool:
     return "snapshot_" in lab.ssh(ip, f"sudo ls {REMOTE_ROOT}/{run_id}", check=False)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

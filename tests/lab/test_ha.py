@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import signal
-import socket
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -46,6 +45,7 @@ from tests.lab.botkit import (
     stop_process,
 )
 from tests.lab.helpers import Lab, wait_for
+from tests.ports import free_port
 from tests.storage.conftest import (  # noqa: F401 - postgres_server: the fixture, for this test
     PostgresServer,
     fresh_database,
@@ -55,13 +55,6 @@ from tests.storage.conftest import (  # noqa: F401 - postgres_server: the fixtur
 MASTERS = ("127.0.0.11", "127.0.0.12", "127.0.0.13")
 REPLICAS = ("replica-a", "replica-b")
 RUN_LEASE = 4.0  # seconds a killed replica's run waits before the survivor takes it
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -110,7 +103,7 @@ def test_two_replicas_answer_once_execute_once_fire_once_and_survive_a_kill(
 ) -> None:
     settings = settings.model_copy(update={"database_url": database})
     driver = SlackDriver(slack[0].url)
-    ports = {name: _free_port() for name in REPLICAS}
+    ports = {name: free_port() for name in REPLICAS}
     processes: dict[str, subprocess.Popen[bytes]] = {}
     logs = {name: tmp_path / f"{name}.log" for name in REPLICAS}
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -26,6 +25,7 @@ from sqlmodel import Session
 
 from storage.db import make_engine, make_session_factory
 from storage.migrate import migrate
+from tests.ports import free_port
 
 PG_BINARIES = ("initdb", "pg_ctl", "postgres")
 PG_SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/bin", "/usr/lib/postgresql/15/bin"])
@@ -55,13 +55,6 @@ def _find_pg_binary(name: str) -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _as_postgres(argv: list[str]) -> list[str]:
     """PostgreSQL refuses to run as root; run its tools as the ``postgres`` user when we are root."""
     if os.geteuid() == 0:
@@ -77,7 +70,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     data = base / "data"
     if os.geteuid() == 0:
         shutil.chown(base, user="postgres", group="postgres")
-    port = _free_port()
+    port = free_port()
     started = False
     try:
         subprocess.run(
