@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import threading
 import time
 from typing import Any
 
@@ -356,21 +357,45 @@ def test_get_watch_streams_changes(seeded: Env) -> None:
         "PATH": "/usr/bin:/bin",
     }
     watcher = subprocess.Popen(
-        [KUBECTL, "get", "configmaps", "-n", "watch-test", "-w", "--request-timeout=4s"],
+        [KUBECTL, "get", "configmaps", "-n", "watch-test", "-w", "--request-timeout=60s"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     )
+    lines: list[str] = []
+    output = watcher.stdout
+    assert output is not None
+
+    def read() -> None:
+        for line in output:  # each row as kubectl prints it
+            lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+
+    def shown(name: str) -> bool:
+        return any(line.split()[:1] == [name] for line in list(lines))
+
     try:
-        time.sleep(1.0)
+        # The change is made once the watch has listed what exists (not after a guessed pause), and
+        # the watch is read until it shows the change or 20 s pass: slow machines wait, never fail.
+        deadline = time.monotonic() + 20
+        while not shown("one") and time.monotonic() < deadline:
+            time.sleep(0.05)
         seeded.kubectl(
             "create", "configmap", "two", "-n", "watch-test", "--from-literal=a=b", "--from-literal=c=d"
         )
-        time.sleep(0.5)
+        while not shown("two") and time.monotonic() < deadline:
+            time.sleep(0.05)
     finally:
         watcher.terminate()
-        stdout, _ = watcher.communicate(timeout=5)
+        watcher.wait(timeout=5)
+        reader.join(timeout=5)  # the reader alone reads stdout: nothing is read twice or lost
+        for pipe in (watcher.stdout, watcher.stderr):
+            if pipe is not None:
+                pipe.close()
+    stdout = "".join(lines)
     rows = parse_table(stdout)
     assert [(r["NAME"], r["DATA"]) for r in rows] == [("one", "1"), ("two", "2")]
 
