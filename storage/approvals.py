@@ -224,17 +224,17 @@ def set_approval_slack_ts(approval_id: int, slack_ts: str, *, session: Session) 
 def _refusal(
     approval: Approval, run: Run, user: str, decision: VoteDecision, session: Session, now: dt.datetime
 ) -> VoteOutcome | None:
-    if run.status not in ACTIVE_RUN_STATUSES:
-        return VoteOutcome.RUN_FINISHED
     state = _state(approval, session, now)
     if state.voided:
         return VoteOutcome.VOIDED
+    if state.status == ApprovalStatus.EXPIRED:
+        return VoteOutcome.EXPIRED  # said even once the run has ended of it: that is why nothing runs
+    if run.status not in ACTIVE_RUN_STATUSES:
+        return VoteOutcome.RUN_FINISHED
     if user in state.approvers or user == state.rejected_by:
         return VoteOutcome.DUPLICATE
     if state.status in (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED):
         return VoteOutcome.ALREADY_DECIDED
-    if state.expired:
-        return VoteOutcome.EXPIRED
     if decision == VoteDecision.APPROVE and user == run.requested_by:
         return VoteOutcome.SELF_APPROVAL
     return None

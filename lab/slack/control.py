@@ -92,6 +92,7 @@ class ControlApi:
             body.get("value"),
             body.get("channel"),
             _options(body),
+            stale=bool(body.get("stale", False)),
         )
 
     async def transcript(self, request: web.Request) -> JSON:

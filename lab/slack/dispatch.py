@@ -70,7 +70,11 @@ class Dispatcher:
         value: str | None,
         channel_ref: str | None,
         opts: Options,
+        *,
+        stale: bool = False,
     ) -> JSON:
+        """``stale``: the user's client has not refreshed the message since the bot edited it, so a button
+        the edit removed can still be clicked (Slack delivers such a click; the app must refuse it)."""
         user = self.ws.user(user_ref)
         if channel_ref is None:
             message = self.ws.message_anywhere(message_ts)
@@ -78,10 +82,10 @@ class Dispatcher:
             message = self.ws.message(self.ws.channel(channel_ref).id, message_ts)
         if not transcript.visible(message, user.id):
             raise SlackError("message_not_visible")
-        try:
-            button = payloads.find_button(message.blocks, action_id)
-        except LookupError:
-            raise SlackError("action_not_found") from None
+        versions = [message.blocks, *(edit.blocks for edit in reversed(message.edits) if stale)]
+        button = next((found for blocks in versions if (found := _button(blocks, action_id))), None)
+        if button is None:
+            raise SlackError("action_not_found")
         channel = self.ws.channel(message.channel)
         token = self.ws.new_response_url(channel.id, user.id, message.ts)
         payload = payloads.block_actions(
@@ -137,3 +141,10 @@ class Dispatcher:
             "response_url": response_url,
             "replies": [m.to_json() for m in replies],
         }
+
+
+def _button(blocks: list[JSON] | None, action_id: str) -> payloads.Button | None:
+    try:
+        return payloads.find_button(blocks, action_id)
+    except LookupError:
+        return None

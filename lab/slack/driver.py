@@ -129,8 +129,10 @@ class SlackDriver:
         settle: float = 0.2,
         bad_signature: bool = False,
         timestamp_skew: int = 0,
+        stale: bool = False,
     ) -> CommandResult:
-        """Click the button ``action_id`` on the message ``message_ts`` as ``user``."""
+        """Click the button ``action_id`` on the message ``message_ts`` as ``user``; ``stale``: as a client
+        still showing an earlier version of the message, whose button a later edit removed."""
         body: JSON = {
             "user": user,
             "message_ts": message_ts,
@@ -140,6 +142,7 @@ class SlackDriver:
             "settle": settle,
             "bad_signature": bad_signature,
             "timestamp_skew": timestamp_skew,
+            "stale": stale,
         }
         return CommandResult.from_json(self._call("click", body))
 

@@ -136,3 +136,20 @@ def test_click_errors(driver: SlackDriver) -> None:
     private = driver.slash("alice", CHANNEL, "/etcd", "ackmsg", settle=0).replies[0]
     with pytest.raises(LabSlackError, match="message_not_visible"):
         driver.click("bob", private.ts, "approve")
+
+
+def test_a_stale_client_can_click_a_button_an_edit_removed(driver: SlackDriver, bot_log: BotLog) -> None:
+    driver.slash("alice", CHANNEL, "/etcd", "backup s1")
+    parent = parent_of(driver, "Backup waiting for approval s1")
+    driver.click("bob", parent.ts, "approve")
+    driver.wait_for(
+        CHANNEL, lambda ms: [m for m in ms if m.ts == parent.ts and m.text == "Backup approved by <@U0BOB>"]
+    )
+    from lab.slack.driver import LabSlackError
+
+    with pytest.raises(LabSlackError, match="action_not_found"):
+        driver.click("carol", parent.ts, "approve")
+    again = driver.click("carol", parent.ts, "approve", stale=True)
+    assert again.acked and again.error is None
+    action = next(a for a in bot_log.actions if a["user"]["username"] == "carol")
+    assert action["actions"][0]["value"] == "run-1" and action["container"]["message_ts"] == parent.ts

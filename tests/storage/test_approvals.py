@@ -89,6 +89,19 @@ def test_a_click_after_expiry_does_not_count(session: Session) -> None:
     assert result.state.status == ApprovalStatus.EXPIRED and result.state.approvers == ()
 
 
+def test_a_click_after_expiry_is_told_so_once_the_run_has_ended(session: Session) -> None:
+    """The expiry is what ended the run: saying "expired" tells the approver why nothing will run."""
+    approval_id = _approval(session, expires_in=dt.timedelta(minutes=5))
+    approvals.record_vote(approval_id, "U-a", APPROVE, session=session)
+    runs.cancel_run(
+        approvals.approval_state(approval_id, session=session).run_id, session=session, cancelled_by="U-req"
+    )
+    later = utcnow() + dt.timedelta(minutes=6)
+    for user in ("U-a", "U-b"):
+        result = approvals.record_vote(approval_id, user, APPROVE, session=session, now=later)
+        assert result.outcome == VoteOutcome.EXPIRED and result.state.approvers == ("U-a",)
+
+
 def test_a_click_on_a_finished_run_does_not_count(session: Session) -> None:
     approval_id = _approval(session)
     state = approvals.approval_state(approval_id, session=session)
