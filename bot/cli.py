@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
+import sys
 import threading
 import time
 from typing import Annotated
@@ -11,6 +13,8 @@ from typing import Annotated
 import typer
 
 from lab.cli import app as lab_app
+
+GIL_SWITCH_INTERVAL_S = 0.001  # `etcdops serve`: Slack acks first (see serve)
 
 app = typer.Typer(
     help="etcdops: OpenShift etcd operations from Slack, and a lab to rehearse them.", no_args_is_help=True
@@ -62,6 +66,13 @@ def serve(
     log.info(f"etcdops serving Slack requests at {bot.url}" if http else "etcdops connected over Socket Mode")
     if bot.ops_url:
         log.info("probes and metrics at %s (/healthz, /readyz, /metrics)", bot.ops_url)
+    # Everything made while starting (modules, the Kubernetes and Slack clients, the app) lives as long
+    # as the process: out of the collector's sight, a full collection no longer walks it in the middle
+    # of a burst of commands (a stall every queued ack would wait out).
+    gc.freeze()
+    # A Slack listener recording a command gives the GIL up at each SQL statement; with Python's default
+    # 5 ms switch interval, getting it back behind a busy thread costs more than the statement itself.
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     try:
         _wait_for_signal()
     finally:

@@ -55,7 +55,7 @@ from handlers import (
     verify,
 )
 from handlers.deps import BotDeps, Reply, Request
-from storage.db import urgent_writes
+from storage.db import urgent_turn
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def answer(text: str, request: Request, deps: BotDeps) -> Reply:
     if isinstance(parsed, Help):
         return Reply(help_text(parsed.topic))
     try:
-        with urgent_writes():  # the ack is due within 3 s: this process's other writers wait
+        with urgent_turn(deps.sessions):  # the ack is due within 3 s: commands in arrival order, first
             return HANDLERS[type(parsed)](parsed, request, deps)
     except UnknownCluster as exc:
         return Reply(f":warning: {exc}")

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from storage import incidents, locks, runs
+from storage import locks, runs
 from storage.models import Run, RunStatus
 
 SINGLE_INSTANCE = frozenset({"backup"})
@@ -52,13 +52,13 @@ def submit_run(
 
     A Slack command delivered a second time (Slack retries an envelope on another connection when the
     first replica did not acknowledge it in time, or died first) gets the run its first delivery
-    recorded, whichever replica recorded it: the trigger is unique among runs.
+    recorded, whichever replica recorded it: the trigger is unique among runs, so its insert fails.
     """
-    if trigger_id is not None:
-        recorded = runs.run_for_trigger(trigger_id, session=session)
+    if procedure in SINGLE_INSTANCE:
+        # Looked up first here: the first delivery's own run would otherwise refuse this one as busy.
+        recorded = runs.run_for_trigger(trigger_id, session=session) if trigger_id else None
         if recorded is not None:
             return _as_first_answered(recorded)
-    if procedure in SINGLE_INSTANCE:
         busy = runs.active_runs(session=session, cluster=cluster, procedure=procedure)
         if busy:
             other = busy[0]
@@ -67,8 +67,6 @@ def submit_run(
                 f"{requester(other.requested_by)}): wait for it to finish, or stop it with "
                 f"`/etcd cancel {other.id}`"
             )
-    # A run started from a channel that follows an open incident joins its timeline.
-    incident = incidents.active_incident_for_channel(channel, session=session) if channel else None
     try:
         run = runs.create_run(
             session=session,
@@ -78,7 +76,7 @@ def submit_run(
             channel=channel,
             params=params,
             destructive=destructive,
-            incident_id=incident.id if incident else None,
+            in_channel_incident=True,  # started from a channel that follows an open incident: its timeline
             schedule_id=schedule_id,
             scheduled_for=scheduled_for,
             trigger_id=trigger_id,

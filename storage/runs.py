@@ -17,9 +17,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, or_
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
-from storage.db import writes
+from storage import incidents
+from storage.db import begin_write, writes
 from storage.errors import NotFoundError
 from storage.models import (
     ACTIVE_RUN_STATUSES,
@@ -33,6 +35,7 @@ from storage.timeline import add_event
 # No 0/o, 1/l/i: the id is read aloud on calls and typed into Slack.
 RUN_ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 RUN_ID_LENGTH = 5
+RUN_ID_ATTEMPTS = 5  # an ID already taken is drawn again; five in a row taken means something else is wrong
 
 
 def new_run_id() -> str:
@@ -70,42 +73,58 @@ def create_run(
     schedule_id: str | None = None,
     scheduled_for: dt.datetime | None = None,
     trigger_id: str | None = None,
+    in_channel_incident: bool = False,
 ) -> Run:
     """Record a requested run (status ``pending``) and its ``run.requested`` event.
+
+    ``in_channel_incident``: file the run under the open incident its ``channel`` follows, if any, looked
+    up in the same transaction (a Slack command has 3 s to be acked: one transaction, not two).
 
     A scheduled firing names its schedule and slot: the pair is unique, so a second enqueue of the same
     firing (another process, a retry) fails with an IntegrityError instead of making a second run; so
     does a second recording of one Slack command (``trigger_id``)."""
-    run_id = unused_id(session, Run, "r-")
-    run = Run(
-        id=run_id,
-        procedure=procedure,
-        cluster=cluster,
-        requested_by=requested_by,
-        channel=channel,
-        params=dict(params or {}),
-        destructive=destructive,
-        incident_id=incident_id,
-        schedule_id=schedule_id,
-        scheduled_for=scheduled_for,
-        trigger_id=trigger_id,
-        status=RunStatus.PENDING,
-        created_at=utcnow(),
-    )
-    session.add(run)
-    session.flush()
-    add_event(
-        session=session,
-        kind="run.requested",
-        summary=f"{requested_by} requested {procedure} on {cluster} ({run_id})",
-        cluster=cluster,
-        run_id=run_id,
-        incident_id=incident_id,
-        actor=requested_by,
-        details={"procedure": procedure, "params": run.params, "channel": channel},
-    )
-    session.commit()
-    return run
+    looked_up = in_channel_incident and channel and incident_id is None
+    for attempt in range(1, RUN_ID_ATTEMPTS + 1):
+        if looked_up:
+            incident = incidents.active_incident_for_channel(str(channel), session=session)
+            incident_id = incident.id if incident else None
+        run_id = new_id("r-")  # not looked up first: the insert says when the ID is taken (seldom)
+        run = Run(
+            id=run_id,
+            procedure=procedure,
+            cluster=cluster,
+            requested_by=requested_by,
+            channel=channel,
+            params=dict(params or {}),
+            destructive=destructive,
+            incident_id=incident_id,
+            schedule_id=schedule_id,
+            scheduled_for=scheduled_for,
+            trigger_id=trigger_id,
+            status=RunStatus.PENDING,
+            created_at=utcnow(),
+        )
+        try:
+            session.add(run)
+            add_event(
+                session=session,
+                kind="run.requested",
+                summary=f"{requested_by} requested {procedure} on {cluster} ({run_id})",
+                cluster=cluster,
+                run_id=run_id,
+                incident_id=incident_id,
+                actor=requested_by,
+                details={"procedure": procedure, "params": run.params, "channel": channel},
+            )
+            session.commit()  # PostgreSQL may already have failed the insert in add_event's flush
+        except IntegrityError:
+            session.rollback()
+            if attempt == RUN_ID_ATTEMPTS or session.get(Run, run_id) is None:
+                raise  # the trigger or the schedule's slot was taken, not the ID: the caller's to handle
+            begin_write(session)
+            continue
+        return run
+    raise AssertionError("unreachable")
 
 
 def get_run(run_id: str, *, session: Session) -> Run:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from storage import runs
@@ -40,6 +41,28 @@ def test_create_run_records_request_and_event(session: Session) -> None:
     assert fetched.created_at.tzinfo is not None and fetched.created_at.utcoffset() == dt.timedelta(0)
     [event] = events_for_run(run.id, session=session)
     assert event.kind == "run.requested" and event.actor == "U1"
+
+
+def test_a_run_id_already_taken_is_drawn_again(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """IDs are not looked up before the insert (one statement less on a Slack ack): a taken one fails
+    the insert, and another is drawn; a duplicate trigger still fails for the caller to handle."""
+    taken = runs.create_run(session=session, procedure="status", cluster="prod", requested_by="U1")
+    session.expunge(taken)  # recorded earlier, as by another command's session
+    drawn = iter([taken.id, taken.id, "r-fresh"])
+    monkeypatch.setattr(runs, "new_id", lambda prefix: next(drawn))
+    run = runs.create_run(
+        session=session, procedure="status", cluster="prod", requested_by="U2", trigger_id="T-9"
+    )
+    assert run.id == "r-fresh" and runs.get_run("r-fresh", session=session).requested_by == "U2"
+    assert [e.kind for e in events_for_run("r-fresh", session=session)] == ["run.requested"]
+    assert len(events_for_run(taken.id, session=session)) == 1, "the failed attempts left no event"
+
+    monkeypatch.setattr(runs, "new_id", lambda prefix: "r-other")
+    with pytest.raises(IntegrityError):
+        runs.create_run(
+            session=session, procedure="status", cluster="prod", requested_by="U2", trigger_id="T-9"
+        )
+    assert runs.run_for_trigger("T-9", session=session).id == "r-fresh"  # type: ignore[union-attr]
 
 
 def test_list_runs_filters(session: Session) -> None:
