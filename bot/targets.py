@@ -7,6 +7,8 @@ to the user, listing the clusters they can name — never a guess.
 
 from __future__ import annotations
 
+from sqlmodel import Session
+
 from bot.clusters import Cluster, ClustersFile
 from storage.channels import channel_default
 from storage.db import SessionFactory
@@ -29,15 +31,21 @@ def resolve_cluster(
     sessions: SessionFactory,
     channel_id: str,
     channel_name: str = "",
+    session: Session | None = None,
 ) -> Cluster:
+    """``session``: read the channel's default in it (the caller's transaction), else in a session of
+    its own."""
     known = ", ".join(f"`{c.name}`" for c in clusters.clusters)
     if named is not None:
         try:
             return clusters.get(named)
         except KeyError:
             raise UnknownCluster(f"there is no cluster `{named}`; the clusters are {known}.") from None
-    with sessions() as session:
+    if session is not None:
         chosen = channel_default(channel_id, session=session)
+    else:
+        with sessions() as own:
+            chosen = channel_default(channel_id, session=own)
     if chosen is not None:
         try:
             return clusters.get(chosen)

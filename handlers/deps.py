@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlmodel import Session
+
 from bot.clusters import Cluster, ClustersFile
 from bot.settings import Settings
 from bot.targets import resolve_cluster
@@ -39,13 +41,14 @@ class Request:
             trigger_id=str(command["trigger_id"]) if command.get("trigger_id") else None,
         )
 
-    def cluster(self, named: str | None, deps: BotDeps) -> Cluster:
+    def cluster(self, named: str | None, deps: BotDeps, session: Session | None = None) -> Cluster:
         return resolve_cluster(
             named,
             clusters=deps.clusters,
             sessions=deps.sessions,
             channel_id=self.channel_id,
             channel_name=self.channel_name,
+            session=session,
         )
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from handlers.deps import BotDeps, Reply, Request
 from runner.submit import Refused, submit_run
+from storage.db import one_write_transaction
 
 
 def request_report(procedure: str, doing: str, named: str | None, request: Request, deps: BotDeps) -> Reply:
     """Record a ``procedure`` run for the cluster ``named`` (or the channel's) and say it is under way."""
-    cluster = request.cluster(named, deps)
-    with deps.sessions() as session:
+    with deps.sessions() as session, one_write_transaction(session):  # one transaction before the ack
+        cluster = request.cluster(named, deps, session=session)
         run = submit_run(
             session=session,
             procedure=procedure,

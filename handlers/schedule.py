@@ -53,7 +53,7 @@ def handle_schedule(command: Schedule, request: Request, deps: BotDeps) -> Reply
             created_by=request.user_id,
         )
     deps.schedules.add(made.id, trigger)
-    upcoming = ", ".join(_when(t) for t in next_firings(trigger, dt.datetime.now(dt.UTC)))
+    upcoming = ", ".join(_when(t) for t in next_firings(trigger, deps.schedules.now()))
     target = "every cluster" if cluster == ALL_CLUSTERS else f"*{cluster}*"
     where = f" in <#{channel}>" if command.kind == "health" else ""
     return Reply(

@@ -140,6 +140,10 @@ class ScheduleService:
         with self._sessions() as session:
             schedules.release_lease(self._holder, session=session)
 
+    def now(self) -> dt.datetime:
+        """The time by the scheduler's clock: what "next firing" is counted from (a test injects it)."""
+        return self._now()
+
     def wake(self) -> None:
         """Process now rather than at the next poll (a test moved the clock; a schedule was added)."""
         self._scheduler.wakeup()

@@ -246,10 +246,43 @@ def begin_write(session: Session) -> None:
     already inside a transaction it is committed first, because a transaction cannot be upgraded.
     """
     if session.in_transaction():
+        outer = session.info.get(_ONE_TRANSACTION)
+        if outer is not None and outer is session.get_transaction():
+            return  # inside one_write_transaction: carry on in it
         session.commit()
     bind = session.get_bind()
     if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
         session.connection(execution_options={IMMEDIATE_OPTION: True})
+
+
+_ONE_TRANSACTION = "etcdops_one_write_transaction"
+
+
+@contextlib.contextmanager
+def one_write_transaction(session: Session) -> Iterator[None]:
+    """The block's reads and writes as one write transaction, begun now: service functions called inside
+    carry on in it instead of committing it first. A Slack command's lookups and its run then cost one
+    transaction and one connection before the ack, not two. Rolled back if the block raises, committed
+    at its end if still open (a service function inside may have committed it already). PostgreSQL,
+    where every transaction may write, keeps each function's own transaction.
+    """
+    gate = _gate(session)
+    if gate is not None:
+        gate.acquire(urgent=_URGENT.get())  # this process's writer slot, as every write transaction
+    try:
+        begin_write(session)
+        session.info[_ONE_TRANSACTION] = session.get_transaction()
+        try:
+            yield
+        except BaseException:
+            session.rollback()
+            raise
+        if session.in_transaction():
+            session.commit()
+    finally:
+        session.info.pop(_ONE_TRANSACTION, None)
+        if gate is not None:
+            gate.release()
 
 
 def writes(func: Callable[P, R]) -> Callable[P, R]:

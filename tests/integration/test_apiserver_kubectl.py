@@ -336,10 +336,15 @@ def test_exec_relays_to_the_kubelet(seeded: Env) -> None:
     assert echoed.stdout == "hello\nworld\n"
     assert seeded.kubelet_calls[-1]["path"] == f"/exec/openshift-etcd/{pod}/etcd"
 
-    failed = seeded.kubectl("exec", "-n", "openshift-etcd", pod, "--", "false", check=False)
-    assert failed.returncode == 1
-    assert "failing" in failed.stderr
-    assert "command terminated with exit code 1" in failed.stderr
+    # kubectl may exit on the status frame before it has copied the stderr frame just before it (its
+    # own race, seen once under load); the relay's stderr is checked exactly in the Python client test.
+    for _ in range(3):
+        failed = seeded.kubectl("exec", "-n", "openshift-etcd", pod, "--", "false", check=False)
+        assert failed.returncode == 1
+        assert "command terminated with exit code 1" in failed.stderr
+        if "failing" in failed.stderr:
+            break
+    assert "failing" in failed.stderr, failed.stderr
 
 
 def test_get_watch_streams_changes(seeded: Env) -> None:

@@ -90,3 +90,32 @@ def test_a_failed_write_releases_the_database(session: Session, engine_factory: 
     # the failed call must not keep SQLite's write lock: another engine writes at once
     with make_session_factory(engine_factory())() as other:
         assert runs.create_run(session=other, procedure="status", cluster="prod", requested_by="U1").id
+
+
+def test_one_write_transaction_holds_a_commands_lookups_and_its_run(
+    session: Session, engine_factory: Callable[[], Engine]
+) -> None:
+    """What a Slack command records before its ack: the lookups and the run in one transaction (on
+    SQLite one BEGIN IMMEDIATE, nothing committed in between); a block that fails leaves nothing."""
+    from sqlalchemy import event
+
+    from storage.channels import channel_default
+    from storage.db import one_write_transaction
+
+    engine = engine_factory()
+    sessions = make_session_factory(engine)
+    begun: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, *_: begun.append(sql))
+    with sessions() as mine, one_write_transaction(mine):
+        assert channel_default("C-ops", session=mine) is None
+        run = runs.create_run(
+            session=mine, procedure="status", cluster="prod", requested_by="U1", channel="C-ops"
+        )
+    if engine.dialect.name == "sqlite":
+        assert [sql for sql in begun if sql.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]
+    assert runs.get_run(run.id, session=session).procedure == "status"
+
+    with pytest.raises(RuntimeError), sessions() as mine, one_write_transaction(mine):
+        timeline.add_event(session=mine, kind="incident.note", summary="never kept", cluster="prod")
+        raise RuntimeError("the command failed before anything was committed")
+    assert not [e for e in timeline.events_since(0, session=session) if e.summary == "never kept"]
