@@ -266,12 +266,22 @@ def one_write_transaction(session: Session) -> Iterator[None]:
     at its end if still open (a service function inside may have committed it already). PostgreSQL,
     where every transaction may write, keeps each function's own transaction.
     """
+    with _write_transaction(session, shared=True):
+        yield
+
+
+@contextlib.contextmanager
+def _write_transaction(session: Session, *, shared: bool) -> Iterator[None]:
+    """This process's writer slot, a transaction begun with :func:`begin_write`, rolled back if the
+    block raises and committed at its end if still open. ``shared``: service functions inside carry on
+    in it (see :func:`one_write_transaction`) instead of committing it first."""
     gate = _gate(session)
     if gate is not None:
-        gate.acquire(urgent=_URGENT.get())  # this process's writer slot, as every write transaction
+        gate.acquire(urgent=_URGENT.get())
     try:
         begin_write(session)
-        session.info[_ONE_TRANSACTION] = session.get_transaction()
+        if shared:
+            session.info[_ONE_TRANSACTION] = session.get_transaction()
         try:
             yield
         except BaseException:
@@ -280,7 +290,8 @@ def one_write_transaction(session: Session) -> Iterator[None]:
         if session.in_transaction():
             session.commit()
     finally:
-        session.info.pop(_ONE_TRANSACTION, None)
+        if shared:
+            session.info.pop(_ONE_TRANSACTION, None)
         if gate is not None:
             gate.release()
 
@@ -299,21 +310,7 @@ def writes(func: Callable[P, R]) -> Callable[P, R]:
         session = kwargs.get("session")
         if not isinstance(session, Session):
             raise TypeError(f"{func.__qualname__} needs session=<a sqlmodel Session>")
-        gate = _gate(session)
-        if gate is not None:
-            gate.acquire(urgent=_URGENT.get())
-        try:
-            begin_write(session)
-            try:
-                result = func(*args, **kwargs)
-            except BaseException:
-                session.rollback()
-                raise
-            if session.in_transaction():
-                session.commit()
-            return result
-        finally:
-            if gate is not None:
-                gate.release()
+        with _write_transaction(session, shared=False):
+            return func(*args, **kwargs)
 
     return wrapper

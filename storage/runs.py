@@ -88,7 +88,7 @@ def create_run(
         if looked_up:
             incident = incidents.active_incident_for_channel(str(channel), session=session)
             incident_id = incident.id if incident else None
-        run_id = new_id("r-")  # not looked up first: the insert says when the ID is taken (seldom)
+        run_id = new_run_id()  # not looked up first: the insert says when the ID is taken (seldom)
         run = Run(
             id=run_id,
             procedure=procedure,
